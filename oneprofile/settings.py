@@ -217,6 +217,13 @@ OAUTH_CLIENTS = {
     },
 }
 
+# The API address new connections of each provider use. Empty means the
+# tool's real API; the demo points these at the sandbox.
+PROVIDER_BASE_URLS = {
+    name: env.str(f"{name.upper()}_BASE_URL", default="")
+    for name in ("hubspot", "stripe", "zendesk", "mailchimp")
+}
+
 # The sandbox serves local stand-ins for the tools' APIs. It is never served
 # in production mode, whatever this variable says.
 SANDBOX_ENABLED = DEBUG and env.bool("SANDBOX_ENABLED", default=True)

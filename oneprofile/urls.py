@@ -18,6 +18,3 @@ urlpatterns = [
     path("", include("connections.urls")),
     path("", include("syncs.urls")),
 ]
-
-if settings.SANDBOX_ENABLED:
-    urlpatterns.insert(0, path("sandbox/", include("sandbox.urls")))

@@ -1,0 +1,229 @@
+"""
+The one HTTP client every provider uses.
+
+Each call has a connect and a read timeout. 429 and 5xx answers are retried
+with exponential backoff and full jitter, waiting at least what Retry-After
+asks (seconds or an HTTP-date), up to a bound. A 401 triggers one credential
+refresh and one repeat. Logs name the provider, the connection, the method,
+the path and the status, never a query string, a header or a body, because
+those carry emails and tokens.
+"""
+
+import email.utils
+import json
+import logging
+import random
+import time
+from collections import Counter
+from datetime import datetime, timezone
+from urllib.parse import urlsplit
+
+import requests
+
+from connections.providers.errors import ProviderError
+from connections.providers.types import FailureCategory
+
+logger = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5
+READ_TIMEOUT = 60
+MAX_RETRIES = 4
+BACKOFF_BASE_SECONDS = 0.5
+BACKOFF_CAP_SECONDS = 30
+# A Retry-After longer than this is not waited out inside a request: the
+# error goes to the run, which retries the records later.
+MAX_RETRY_AFTER_SECONDS = 120
+
+RETRYABLE_STATUSES = {429, 500, 502, 503, 504}
+CALL_KINDS = ("read", "search", "write", "auth")
+
+
+def parse_retry_after(value, now=None):
+    """
+    Return the seconds a Retry-After header asks to wait, or None when absent or unreadable.
+
+    Both forms of RFC 9110 are read: a number of seconds, and an HTTP-date.
+    """
+    if value is None:
+        return None
+    value = value.strip()
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    now = now or datetime.now(timezone.utc)
+    return max(0.0, (when - now).total_seconds())
+
+
+def backoff_delay(attempt, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS):
+    """Return a delay for retry number `attempt` (0-based): full jitter over an exponential ceiling."""
+    return random.uniform(0, min(cap, base * (2**attempt)))
+
+
+class ProviderSession:
+    """
+    A requests session bound to one connection of one provider.
+
+    `auth` is a callable returning the headers that authenticate a request.
+    `refresh` is a callable that renews the credentials and returns True
+    when it did, used once after a 401. `classify` turns a failed response
+    into a ProviderError. `throttle` may return seconds to wait after a
+    successful response, for tools whose shared limits run low.
+    """
+
+    def __init__(
+        self,
+        provider_name,
+        connection_id,
+        *,
+        label=None,
+        auth=None,
+        refresh=None,
+        classify=None,
+        throttle=None,
+        timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
+        max_retries=MAX_RETRIES,
+        sleep=time.sleep,
+    ):
+        self.provider_name = provider_name
+        self.label = label or provider_name
+        self.connection_id = connection_id
+        self.auth = auth or (lambda: {})
+        self.refresh = refresh
+        self.classify = classify or default_classify
+        self.throttle = throttle
+        self.timeout = timeout
+        self.max_retries = max_retries
+        self.sleep = sleep
+        self.calls = Counter()
+        self.rate_limited = 0
+        self.session = requests.Session()
+        self.session.headers["User-Agent"] = "Oneprofile/0.1 (+https://github.com/oneprofile)"
+
+    def request(self, method, url, *, kind="read", retry_unsafe=False, **kwargs):
+        """
+        Send a request and return the successful response.
+
+        `kind` (read, search, write or auth) is what the call is counted as.
+        Timeouts and connection errors of POST, PUT, PATCH and DELETE are
+        only retried with `retry_unsafe`, for writes that are safe to repeat
+        (an Idempotency-Key, or a batch update that sets values). Raises
+        ProviderError once retries are spent or the answer can't be retried.
+        """
+        kwargs.setdefault("timeout", self.timeout)
+        safe_to_repeat = method.upper() in ("GET", "HEAD", "OPTIONS") or retry_unsafe
+        refreshed = False
+        attempt = 0
+        while True:
+            headers = {**self.auth(), **kwargs.pop("headers", {})}
+            kwargs["headers"] = headers
+            self.calls[kind] += 1
+            started = time.monotonic()
+            try:
+                response = self.session.request(method, url, **kwargs)
+            except (requests.Timeout, requests.ConnectionError) as exc:
+                is_timeout = isinstance(exc, requests.Timeout)
+                self._log(method, url, "timeout" if is_timeout else "connection error", started)
+                if safe_to_repeat and attempt < self.max_retries:
+                    self.sleep(backoff_delay(attempt))
+                    attempt += 1
+                    continue
+                raise ProviderError(
+                    FailureCategory.TIMEOUT,
+                    f"{self.label} did not answer in time"
+                    if is_timeout
+                    else f"Could not reach {self.label}: the connection failed",
+                ) from None
+            self._log(method, url, response.status_code, started)
+
+            if response.status_code == 401 and self.refresh and not refreshed:
+                refreshed = True
+                if self.refresh():
+                    continue
+            if response.status_code in RETRYABLE_STATUSES:
+                if response.status_code == 429:
+                    self.rate_limited += 1
+                wait = parse_retry_after(response.headers.get("Retry-After"))
+                if attempt < self.max_retries and (wait is None or wait <= MAX_RETRY_AFTER_SECONDS):
+                    delay = backoff_delay(attempt)
+                    if wait is not None:
+                        delay = max(wait, delay)
+                    self.sleep(delay)
+                    attempt += 1
+                    continue
+            if response.status_code >= 400:
+                error = self.classify(response)
+                if error.retry_after is None:
+                    error.retry_after = parse_retry_after(response.headers.get("Retry-After"))
+                raise error
+
+            if self.throttle:
+                pause = self.throttle(response)
+                if pause:
+                    self.sleep(pause)
+            return response
+
+    def get(self, url, **kwargs):
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url, **kwargs):
+        return self.request("POST", url, **kwargs)
+
+    def json(self, response):
+        """Return the JSON body of a response; a body that is not JSON is a tool error."""
+        try:
+            return response.json()
+        except (ValueError, json.JSONDecodeError):
+            raise ProviderError(
+                FailureCategory.TOOL_ERROR,
+                f"{self.label} sent an answer that is not valid JSON",
+                status=response.status_code,
+                response=response.text,
+            ) from None
+
+    def _log(self, method, url, outcome, started):
+        elapsed_ms = (time.monotonic() - started) * 1000
+        logger.info(
+            "provider=%s connection=%s %s %s -> %s in %.0f ms",
+            self.provider_name,
+            self.connection_id,
+            method,
+            urlsplit(url).path,
+            outcome,
+            elapsed_ms,
+        )
+
+
+DEFAULT_STATUS_CATEGORIES = {
+    400: FailureCategory.REJECTED_VALUE,
+    401: FailureCategory.AUTHORISATION,
+    403: FailureCategory.AUTHORISATION,
+    404: FailureCategory.NOT_FOUND,
+    409: FailureCategory.DUPLICATE,
+    422: FailureCategory.REJECTED_VALUE,
+    429: FailureCategory.RATE_LIMITED,
+}
+
+
+def category_for_status(status):
+    """Return the failure category that an HTTP status means when the body says nothing more."""
+    if status >= 500:
+        return FailureCategory.TOOL_ERROR
+    return DEFAULT_STATUS_CATEGORIES.get(status, FailureCategory.TOOL_ERROR)
+
+
+def default_classify(response):
+    return ProviderError(
+        category_for_status(response.status_code),
+        f"The tool answered HTTP {response.status_code}",
+        status=response.status_code,
+        response=response.text,
+    )
