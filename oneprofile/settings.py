@@ -9,6 +9,8 @@ refuses to start until SECRET_KEY and ENCRYPTION_KEYS are set to real values.
 
 import base64
 import hashlib
+import os
+import re
 from pathlib import Path
 
 import environ
@@ -20,6 +22,14 @@ env = environ.Env()
 # A .env file beside manage.py is read when present; real environment
 # variables win over it.
 environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+# A variable left empty, as copied from .env.example, means "use the
+# default" rather than "set to nothing".
+_EXAMPLE_FILE = BASE_DIR / ".env.example"
+if _EXAMPLE_FILE.exists():
+    for _name in re.findall(r"^([A-Z][A-Z0-9_]*)=", _EXAMPLE_FILE.read_text(), re.MULTILINE):
+        if os.environ.get(_name) == "":
+            del os.environ[_name]
 
 DEBUG = env.bool("DEBUG", default=True)
 TESTING = env.bool("ONEPROFILE_TESTING", default=False)
