@@ -77,6 +77,20 @@ class Sync(models.Model):
     def __str__(self):
         return self.name
 
+    def save(self, *args, **kwargs):
+        if self.next_run_at is None:
+            self.next_run_at = timezone.now()
+        super().save(*args, **kwargs)
+        from syncs.scheduling import update_schedule
+
+        update_schedule(self)
+
+    def delete(self, *args, **kwargs):
+        from syncs.scheduling import remove_schedule
+
+        remove_schedule(self)
+        return super().delete(*args, **kwargs)
+
     def get_absolute_url(self):
         return reverse("syncs:detail", args=[self.workspace.public_id, self.public_id])
 
@@ -122,6 +136,12 @@ class Sync(models.Model):
         after = after or timezone.now()
         self.next_run_at = after + timedelta(minutes=self.interval_minutes)
         Sync.objects.filter(pk=self.pk).update(next_run_at=self.next_run_at)
+
+    def run_now(self):
+        """Queue a manual run, or return the run already queued or running; returns (run, created)."""
+        from syncs.services import start_run
+
+        return start_run(self, Run.Trigger.MANUAL)
 
     def pause(self):
         self.status = self.Status.PAUSED
@@ -330,6 +350,12 @@ class RecordFailure(models.Model):
     @property
     def is_transient(self):
         return FailureCategory(self.category).is_transient
+
+    def retry(self):
+        """Queue a retry run that reads this record afresh and writes what is still needed."""
+        from syncs.services import retry_failures
+
+        return retry_failures(self.sync, RecordFailure.objects.filter(pk=self.pk))
 
     def resolve(self):
         self.status = self.Status.RESOLVED

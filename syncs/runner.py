@@ -1,0 +1,403 @@
+"""
+Execute a run of a sync, step by step.
+
+1. Claim the sync's lease; a worker that can't claim it leaves the run to
+   the worker that holds it.
+2. For each direction with mappings, read the source records changed since
+   that direction's cursor, gathered into batches of BATCH_RECORDS.
+3. Look each batch's emails up on the destination, then let the engine
+   match, convert and diff them.
+4. Write only the changed fields, in the destination's batch size.
+5. Store the outcomes, the change log, the record state, the counts and the
+   new cursor in one transaction per batch, then extend the lease. A worker
+   killed mid-batch loses that batch only, and the next run redoes it; the
+   destination then already holds any value that was written, so the diff
+   finds nothing to write twice.
+6. Retry the transient failures that are due, then finish the run.
+
+A failure of the run as a whole (a connection needing re-authorisation, a
+field that no longer exists, the plan's monthly quota) stops the run with
+one clear error and no per-record failures; authorisation problems also
+block the sync until a member fixes them.
+"""
+
+import logging
+import uuid
+from collections import Counter
+
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.models import PlanLimitExceeded
+from connections.models import Connection
+from connections.providers.errors import ProviderError, ReauthorizationRequired
+from connections.providers.types import FailureCategory, WriteOutcome
+from syncs.engine import CreatePolicy, MappingSpec, chunk, emails_to_look_up, normalize_email, plan_batch
+from syncs.engine import RecordState as EngineRecordState
+from syncs.models import Direction, RecordFailure, RecordState, Run, SyncCursor
+from syncs.recording import BatchOutcome, failure_key, store_batch
+from syncs.usage import records_used_this_month
+
+logger = logging.getLogger(__name__)
+
+# A worker holds a sync's lease this long without news before another may
+# resume its run; every stored batch extends it.
+LEASE_SECONDS = 600
+# Source records handled, and committed, together.
+BATCH_RECORDS = 500
+
+
+class RunAborted(Exception):
+    """The run as a whole can't go on; `message` is for a workspace member."""
+
+    def __init__(self, category, message, block=False):
+        self.category = FailureCategory(category)
+        self.message = message
+        self.block = block
+        super().__init__(message)
+
+
+def execute_run(run_id):
+    """Execute one run if this worker can claim its sync; returns the Run."""
+    run = Run.objects.select_related("sync", "sync__workspace__plan").get(pk=run_id)
+    if run.is_finished:
+        return run
+    sync = run.sync
+    owner = f"{uuid.uuid4().hex}"
+    if not sync.claim(owner, LEASE_SECONDS):
+        logger.info("Sync %s is already running elsewhere; run %s waits for it", sync.pk, run.pk)
+        return run
+    try:
+        now = timezone.now()
+        Run.objects.filter(pk=run.pk).update(
+            status=Run.Status.RUNNING, started_at=Coalesce(F("started_at"), now), heartbeat_at=now
+        )
+        run.refresh_from_db()
+        logger.info("Run %s of sync %s (workspace %s) started", run.pk, sync.pk, sync.workspace_id)
+        RunExecutor(run, owner).execute()
+    finally:
+        sync.release(owner)
+    run.refresh_from_db()
+    queued = sync.runs.filter(status=Run.Status.QUEUED).exclude(pk=run.pk).order_by("created_at").first()
+    if queued is not None:
+        from syncs.services import enqueue
+
+        enqueue(queued)
+    return run
+
+
+class RunExecutor:
+    def __init__(self, run, owner):
+        self.run = run
+        self.sync = run.sync
+        self.owner = owner
+        self.providers = {}
+        self.field_specs = {}
+
+    # The run ------------------------------------------------------------
+
+    def execute(self):
+        error = None
+        try:
+            if self.run.trigger == Run.Trigger.RETRY:
+                self.retry_failures(RecordFailure.objects.filter(pk__in=self.run.retry_failure_ids))
+            else:
+                for direction in self.directions():
+                    self.sync_direction(direction)
+                self.retry_failures(self.due_failures())
+        except RunAborted as exc:
+            error = exc
+        except ReauthorizationRequired as exc:
+            error = RunAborted(FailureCategory.AUTHORISATION, exc.message, block=True)
+        except ProviderError as exc:
+            error = self.abort_for_provider_error(exc)
+        finally:
+            self.store_api_calls()
+        self.finish(error)
+
+    def directions(self):
+        present = set(self.sync.mappings.values_list("direction", flat=True))
+        return [direction for direction in (Direction.A_TO_B, Direction.B_TO_A) if direction in present]
+
+    def finish(self, error):
+        run = self.run
+        run.refresh_from_db()
+        run.finished_at = timezone.now()
+        if error is not None:
+            run.status = Run.Status.FAILED
+            run.error = error.message
+            run.error_category = error.category.value
+        elif run.failed_count:
+            run.status = Run.Status.PARTIAL
+        else:
+            run.status = Run.Status.SUCCEEDED
+        run.save(update_fields=["status", "finished_at", "error", "error_category"])
+        logger.info(
+            "Run %s of sync %s finished %s: read=%s updated=%s created=%s unchanged=%s failed=%s",
+            run.pk,
+            self.sync.pk,
+            run.status,
+            run.read_count,
+            run.updated_count,
+            run.created_count,
+            run.unchanged_count,
+            run.failed_count,
+        )
+        if error is not None:
+            if error.block:
+                self.sync.block(error.message)
+            from syncs.alerts import alert_run_failed
+
+            alert_run_failed(run)
+
+    def abort_for_provider_error(self, exc):
+        if exc.category == FailureCategory.AUTHORISATION:
+            return RunAborted(exc.category, exc.message, block=True)
+        return RunAborted(exc.category, f"{exc.message}. The next scheduled run tries again.")
+
+    def store_api_calls(self):
+        calls = Counter()
+        for provider in self.providers.values():
+            calls.update(provider.http.calls)
+        if calls:
+            self.run.add_api_calls(calls)
+
+    # Connections and fields ---------------------------------------------
+
+    def provider_for(self, side):
+        connection = Connection.objects.get(pk=self.sync.connection_for(side).pk)
+        if connection.status != Connection.Status.ACTIVE:
+            raise RunAborted(
+                FailureCategory.AUTHORISATION,
+                connection.last_error
+                or f"The connection {connection.display_name} is {connection.get_status_display().lower()}.",
+                block=True,
+            )
+        if side not in self.providers:
+            connection.ensure_fresh_token()
+            self.providers[side] = connection.get_provider()
+        return self.providers[side]
+
+    def fields_for(self, side):
+        if side not in self.field_specs:
+            provider = self.provider_for(side)
+            fields = provider.list_fields(self.sync.object_for(side))
+            self.field_specs[side] = {field.name: field for field in fields}
+        return self.field_specs[side]
+
+    def mapping_specs(self, direction):
+        source_side, destination_side = sides(direction)
+        source_fields = self.fields_for(source_side)
+        destination_fields = self.fields_for(destination_side)
+        specs = []
+        for mapping in self.sync.mappings.filter(direction=direction):
+            for side, fields, name in (
+                (source_side, source_fields, mapping.source_field),
+                (destination_side, destination_fields, mapping.destination_field),
+            ):
+                if name not in fields:
+                    connection = self.sync.connection_for(side)
+                    raise RunAborted(
+                        FailureCategory.NOT_FOUND,
+                        f"The field {name} no longer exists in {connection.provider_label} "
+                        f"({connection.display_name}). Edit the sync's mappings to choose another field.",
+                        block=True,
+                    )
+            specs.append(
+                MappingSpec(
+                    source_fields[mapping.source_field],
+                    destination_fields[mapping.destination_field],
+                    mapping.transform or None,
+                )
+            )
+        return specs
+
+    # Reading and writing ------------------------------------------------
+
+    def sync_direction(self, direction):
+        source_side, _ = sides(direction)
+        source = self.provider_for(source_side)
+        specs = self.mapping_specs(direction)
+        cursor, _ = SyncCursor.objects.get_or_create(sync=self.sync, direction=direction)
+        field_names = [spec.source_field.name for spec in specs]
+        batch, batch_cursor = [], cursor.value
+        for page in source.read_changes(self.sync.object_for(source_side), field_names, cursor.value or None):
+            batch.extend(page.records)
+            batch_cursor = page.cursor
+            if len(batch) >= BATCH_RECORDS or not page.has_more:
+                self.handle_batch(direction, specs, batch, cursor, batch_cursor)
+                batch = []
+        if batch:
+            self.handle_batch(direction, specs, batch, cursor, batch_cursor)
+
+    def handle_batch(self, direction, specs, records, cursor=None, new_cursor=None):
+        """Plan, write and store one batch of source records; the cursor moves in the same transaction."""
+        outcome = self.write_batch(direction, specs, records)
+        with transaction.atomic():
+            store_batch(self.run, outcome)
+            if cursor is not None and new_cursor is not None and new_cursor != cursor.value:
+                cursor.value = new_cursor
+                cursor.save(update_fields=["value", "updated_at"])
+        now = timezone.now()
+        Run.objects.filter(pk=self.run.pk).update(heartbeat_at=now)
+        if not self.sync.extend_lease(self.owner, LEASE_SECONDS):
+            raise RunAborted(
+                FailureCategory.TOOL_ERROR,
+                "Another worker took this run over after it stopped reporting progress.",
+            )
+
+    def write_batch(self, direction, specs, records):
+        source_side, destination_side = sides(direction)
+        destination = self.provider_for(destination_side)
+        destination_object = self.sync.object_for(destination_side)
+        destination_fields = [spec.destination_field.name for spec in specs]
+        outcome = BatchOutcome(direction, source_side, destination_side, read=len(records))
+
+        states = self.engine_states(source_side, destination_side, records)
+        found = {}
+        for emails in chunk(emails_to_look_up(records), destination.lookup_batch_size):
+            found.update(destination.lookup_by_email(destination_object, emails, destination_fields))
+
+        plan = plan_batch(records, found, specs, CreatePolicy(self.sync.policy), states)
+        self.check_quota(len(plan.writes) + len(plan.creates))
+        current_values = {
+            record.id: record.values for candidates in found.values() for record in candidates
+        }
+
+        outcome.links.update(plan.links)
+        outcome.matched = len(plan.links)
+        outcome.unmatched = len(plan.skipped) + len(plan.creates)
+        if plan.unchanged:
+            ids_by_key = {normalize_email(record.email): record.id for record in records}
+            outcome.unchanged = {key: ids_by_key.get(key, "") for key in plan.unchanged}
+        for failure in plan.failures:
+            outcome.failures.append(
+                (
+                    failure_key(failure.key, source_side, failure.source_id),
+                    failure.source_id,
+                    failure.destination_id,
+                    failure.category,
+                    failure.message,
+                    failure.values,
+                    "",
+                )
+            )
+
+        for writes, method, counter in ((plan.writes, destination.write, "updated"), (plan.creates, destination.create, "created")):
+            for batch in chunk(writes, destination.write_batch_size):
+                results = self.call_writes(method, destination_object, batch)
+                by_key = {write.key: write for write in batch}
+                for result in results:
+                    write = by_key[result.key]
+                    source_id = plan.source_ids.get(result.key, "")
+                    if result.ok:
+                        record_id = result.record_id or write.record_id
+                        old = current_values.get(write.record_id, {})
+                        outcome.written[result.key] = (
+                            source_id,
+                            record_id,
+                            {name: (old.get(name), value) for name, value in write.values.items()},
+                        )
+                        setattr(outcome, counter, getattr(outcome, counter) + 1)
+                    else:
+                        outcome.failures.append(
+                            (
+                                result.key,
+                                source_id,
+                                write.record_id,
+                                result.category or FailureCategory.TOOL_ERROR,
+                                result.message,
+                                write.values,
+                                result.response,
+                            )
+                        )
+        return outcome
+
+    def call_writes(self, method, object_name, batch):
+        """Write one batch; an error for the whole batch becomes a failure of each record, except authorisation."""
+        try:
+            return method(object_name, batch)
+        except ReauthorizationRequired:
+            raise
+        except ProviderError as exc:
+            if exc.category == FailureCategory.AUTHORISATION:
+                raise
+            return [
+                WriteOutcome(key=write.key, ok=False, category=exc.category, message=exc.message, response=exc.response)
+                for write in batch
+            ]
+
+    def engine_states(self, source_side, destination_side, records):
+        source_column = f"record_id_{source_side}"
+        destination_column = f"record_id_{destination_side}"
+        rows = RecordState.objects.filter(
+            sync=self.sync, **{f"{source_column}__in": [record.id for record in records]}
+        ).only(source_column, destination_column, "written")
+        return {
+            getattr(row, source_column): EngineRecordState(
+                destination_id=getattr(row, destination_column) or None,
+                written_to_source=(row.written or {}).get(source_side, {}),
+            )
+            for row in rows
+        }
+
+    def check_quota(self, records):
+        if not records:
+            return
+        workspace = self.sync.workspace
+        try:
+            workspace.check_records_quota(records_used_this_month(workspace), records)
+        except PlanLimitExceeded as exc:
+            raise RunAborted(FailureCategory.REJECTED_VALUE, str(exc)) from None
+
+    # Retries ------------------------------------------------------------
+
+    def due_failures(self):
+        return RecordFailure.objects.filter(
+            sync=self.sync,
+            status=RecordFailure.Status.OPEN,
+            next_retry_at__lte=timezone.now(),
+            category__in=[category.value for category in FailureCategory if category.is_transient],
+        )
+
+    def retry_failures(self, failures):
+        """Read each failed record afresh from its source and write what is still needed."""
+        failures = list(failures.filter(status__in=[RecordFailure.Status.OPEN, RecordFailure.Status.RETRYING]))
+        if not failures:
+            return
+        RecordFailure.objects.filter(pk__in=[failure.pk for failure in failures]).update(
+            status=RecordFailure.Status.RETRYING
+        )
+        for direction in self.directions():
+            keys = [failure.record_key for failure in failures if failure.direction == direction and "@" in failure.record_key]
+            if not keys:
+                continue
+            source_side, _ = sides(direction)
+            source = self.provider_for(source_side)
+            specs = self.mapping_specs(direction)
+            field_names = [spec.source_field.name for spec in specs]
+            for emails in chunk(keys, source.lookup_batch_size):
+                found = source.lookup_by_email(self.sync.object_for(source_side), emails, field_names)
+                records = [record for email in emails for record in found.get(email, [])]
+                if records:
+                    self.handle_batch(direction, specs, records)
+                missing = [email for email in emails if not found.get(email)]
+                RecordFailure.objects.filter(
+                    sync=self.sync, direction=direction, record_key__in=missing, status=RecordFailure.Status.RETRYING
+                ).update(
+                    status=RecordFailure.Status.OPEN,
+                    category=FailureCategory.NOT_FOUND.value,
+                    message="The record is no longer in the source tool under this email, so there is nothing to retry.",
+                    next_retry_at=None,
+                )
+        # Failures the retry could not reach (no email) go back to waiting for a member.
+        RecordFailure.objects.filter(
+            pk__in=[failure.pk for failure in failures], status=RecordFailure.Status.RETRYING
+        ).update(status=RecordFailure.Status.OPEN)
+
+
+def sides(direction):
+    """Return (source side, destination side) of a direction."""
+    return ("a", "b") if direction == Direction.A_TO_B else ("b", "a")
