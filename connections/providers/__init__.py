@@ -13,6 +13,7 @@ PROVIDER_MODULES = [
 ]
 
 _registry = {}
+_loaded = False
 
 
 def register(provider_class):
@@ -22,9 +23,11 @@ def register(provider_class):
 
 
 def _load():
-    if not _registry:
+    global _loaded
+    if not _loaded:
         for module in PROVIDER_MODULES:
             import_module(module)
+        _loaded = True
     return _registry
 
 
