@@ -128,8 +128,23 @@ class Plan(models.Model):
         return cls.objects.get(is_default=True)
 
 
+# The plan a workspace gets when no plan is marked default, for example
+# after staff removed every plan; the same limits as the seeded Free plan.
+FALLBACK_PLAN = {
+    "code": "free",
+    "name": "Free",
+    "max_connections": 3,
+    "max_syncs": 2,
+    "min_interval_minutes": 15,
+    "max_records_per_month": 10_000,
+}
+
+
 def default_plan_id():
-    return Plan.objects.only("pk").get(is_default=True).pk
+    plan = Plan.objects.only("pk").filter(is_default=True).first()
+    if plan is None:
+        plan, _ = Plan.objects.get_or_create(code=FALLBACK_PLAN["code"], defaults=FALLBACK_PLAN)
+    return plan.pk
 
 
 class Workspace(models.Model):

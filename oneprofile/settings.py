@@ -11,6 +11,7 @@ import base64
 import hashlib
 import os
 import re
+import sys
 from pathlib import Path
 
 import environ
@@ -32,7 +33,10 @@ if _EXAMPLE_FILE.exists():
             del os.environ[_name]
 
 DEBUG = env.bool("DEBUG", default=True)
-TESTING = env.bool("ONEPROFILE_TESTING", default=False)
+# Under pytest, tasks run inline and passwords hash fast. pytest-django
+# imports these settings before any conftest runs, so pytest's presence is
+# the signal; ONEPROFILE_TESTING overrides it either way.
+TESTING = env.bool("ONEPROFILE_TESTING", default="pytest" in sys.modules)
 
 # Values that only development may fall back to. Production mode rejects them.
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-do-not-use-in-production"
@@ -134,6 +138,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
+    # Tests use a file too: an in-memory database shares one cache between
+    # threads, which answers "table is locked" at once instead of waiting,
+    # so concurrency tests would not see SQLite's real locking.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".test-db.sqlite3")}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", 60)
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)

@@ -150,7 +150,11 @@ class RunExecutor:
                 self.sync.block(error.message)
             from syncs.alerts import alert_run_failed
 
-            alert_run_failed(run)
+            try:
+                alert_run_failed(run)
+            except Exception:
+                # A broken mail server must not turn a finished run into a crash.
+                logger.exception("Alert for failed run %s of sync %s could not be sent", run.pk, self.sync.pk)
 
     def abort_for_provider_error(self, exc):
         if exc.category == FailureCategory.AUTHORISATION:
