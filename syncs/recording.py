@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from connections.providers.errors import excerpt
 from connections.providers.types import FailureCategory
-from syncs.engine.plan import _stable as json_ready
+from syncs.engine import json_ready
 from syncs.models import FieldChange, RecordFailure, RecordState
 
 # Transient failures retry on their own after this delay, doubled per attempt.

@@ -98,7 +98,7 @@ class Page:
 
 @dataclass
 class RecordWrite:
-    """The changed fields of one destination record, as wire values for the tool."""
+    """The changed fields of one destination record, as the engine's converted values; the provider encodes them."""
 
     key: str  # the match key, the normalised email
     record_id: str | None  # None means create the record
