@@ -122,9 +122,11 @@ class ProviderSession:
         safe_to_repeat = method.upper() in ("GET", "HEAD", "OPTIONS") or retry_unsafe
         refreshed = False
         attempt = 0
+        extra_headers = kwargs.pop("headers", None) or {}
         while True:
-            headers = {**self.auth(), **kwargs.pop("headers", {})}
-            kwargs["headers"] = headers
+            # Built afresh on every attempt, so a retry after a refresh
+            # carries the new access token.
+            kwargs["headers"] = {**self.auth(), **extra_headers}
             self.calls[kind] += 1
             started = time.monotonic()
             try:
