@@ -114,6 +114,20 @@ class Provider:
 
     # Reading -----------------------------------------------------------
 
+    def list_objects(self):
+        """Return the objects this connection can sync, as {name: label}; tools with per-account objects override it."""
+        return dict(self.objects)
+
+    def fetch_by_ids(self, object_name, record_ids, field_names) -> dict[str, Record]:
+        """
+        Return the records with the given ids, keyed by id, for records linked by an earlier run.
+
+        A record whose email changed is still found through its link. A
+        tool without a read-by-id call returns {}, and matching then falls
+        back to the email.
+        """
+        return {}
+
     def list_fields(self, object_name) -> list[FieldSpec]:
         """Return the object's fields with their types, options and limits, derived fields included."""
         raise NotImplementedError
