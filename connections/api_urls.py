@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns = []
+from connections import api
+
+router = SimpleRouter()
+router.register("connections", api.ConnectionViewSet, basename="connection")
+
+urlpatterns = router.urls

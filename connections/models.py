@@ -7,7 +7,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.crypto import decrypt_credentials, encrypt_credentials
+from connections.crypto import CredentialsDecryptionError, decrypt_credentials, encrypt_credentials
 from connections.providers import get_provider_class
 from connections.providers.errors import ProviderError, ReauthorizationRequired
 
@@ -186,6 +186,17 @@ class Connection(models.Model):
         for name in ("encrypted_credentials", "token_expires_at", "status", "last_error"):
             setattr(self, name, getattr(other, name))
 
+    def without_own_secrets(self, text):
+        """Return `text` with this connection's credential values replaced, for a tool that echoes them."""
+        try:
+            credentials = self.get_credentials()
+        except CredentialsDecryptionError:
+            return text
+        for value in credentials.values():
+            if isinstance(value, str) and value:
+                text = text.replace(value, "[redacted]")
+        return text
+
     # Status ------------------------------------------------------------
 
     def reauth_message(self):
@@ -241,7 +252,7 @@ class Connection(models.Model):
             if exc.category == exc.category.AUTHORISATION:
                 self.mark_needs_reauth(exc.message)
             else:
-                self.last_error = exc.message
+                self.last_error = self.without_own_secrets(exc.message)
                 self.save(update_fields=["last_error", "updated_at"])
             raise
         self.account_id = identity.account_id

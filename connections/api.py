@@ -1,0 +1,266 @@
+"""
+REST API of connections: list, read, rename, verify, disconnect, and connect with an API key.
+
+No serializer here has a credentials field: API keys are write-only on
+create, and tokens never leave the database. OAuth tools are connected on
+the Connections page, because the flow needs a browser session.
+"""
+
+import logging
+
+from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
+from rest_framework import exceptions, serializers, status
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import PlanLimitExceeded
+from connections.connecting import (
+    ConnectionInUse,
+    build_connection,
+    check_connection_limit,
+    disconnect,
+    identify,
+    save_new_connection,
+    without_secret,
+)
+from connections.crypto import CredentialsDecryptionError
+from connections.forms import DISPLAY_NAME_MAX_LENGTH
+from connections.models import Connection
+from connections.providers import all_providers, get_provider_class
+from connections.providers.errors import ProviderError
+from oneprofile.api import StrictFieldsMixin, WorkspaceModelViewSet
+
+logger = logging.getLogger(__name__)
+
+OAUTH_NEEDS_BROWSER_MESSAGE = (
+    "OAuth tools can't be connected through the API, because the tool's "
+    "authorize page needs a person logged in to Oneprofile in a browser. "
+    "Connect the tool on the workspace's Connections page; the connection "
+    "then appears in GET /api/v1/connections/."
+)
+
+
+class PlanLimitReached(exceptions.PermissionDenied):
+    default_code = "plan_limit_exceeded"
+
+
+class ConnectionStillUsed(exceptions.APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "connection_in_use"
+    default_detail = "Syncs still use this connection."
+
+
+class ToolUnavailable(exceptions.APIException):
+    status_code = status.HTTP_502_BAD_GATEWAY
+    default_code = "tool_unavailable"
+    default_detail = "The tool did not answer correctly."
+
+
+class ConnectionSerializer(StrictFieldsMixin, serializers.ModelSerializer):
+    """A connection to one tool account. Only `display_name` is writable."""
+
+    id = serializers.UUIDField(source="public_id", read_only=True)
+    provider_label = serializers.CharField(read_only=True)
+    display_name = serializers.CharField(
+        max_length=DISPLAY_NAME_MAX_LENGTH,
+        help_text=f"The name shown on the Connections page, 1 to {DISPLAY_NAME_MAX_LENGTH} characters.",
+        error_messages={
+            "blank": f"display_name can't be blank. Send a name of 1 to {DISPLAY_NAME_MAX_LENGTH} characters.",
+            "max_length": f"display_name is longer than {DISPLAY_NAME_MAX_LENGTH} characters. Send a shorter name.",
+        },
+    )
+
+    class Meta:
+        model = Connection
+        # Credentials and token fields are deliberately absent.
+        fields = [
+            "id",
+            "provider",
+            "provider_label",
+            "display_name",
+            "account_id",
+            "account_name",
+            "auth_method",
+            "status",
+            "last_error",
+            "last_verified_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [name for name in fields if name != "display_name"]
+
+
+class ApiKeyConnectionSerializer(StrictFieldsMixin, serializers.Serializer):
+    """The input that connects a tool with an API key."""
+
+    provider = serializers.CharField(help_text="The tool's code, for example 'stripe'.")
+    api_key = serializers.CharField(
+        write_only=True,
+        max_length=1000,
+        style={"input_type": "password"},
+        help_text="The tool's API key. Checked with the tool before saving; never returned.",
+    )
+    display_name = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        max_length=DISPLAY_NAME_MAX_LENGTH,
+        help_text="Optional name for the Connections page; defaults to the account's name in the tool.",
+    )
+
+    def validate_provider(self, value):
+        try:
+            provider_class = get_provider_class(value)
+        except KeyError:
+            known = ", ".join(provider.name for provider in all_providers())
+            raise serializers.ValidationError(f"Unknown provider '{value}'. Known providers: {known}.")
+        if "api_key" not in provider_class.auth_methods:
+            raise serializers.ValidationError(
+                f"{provider_class.label} connects only with OAuth. {OAUTH_NEEDS_BROWSER_MESSAGE}"
+            )
+        return provider_class
+
+
+class VerifyResultSerializer(serializers.Serializer):
+    verified = serializers.BooleanField(help_text="True when the tool accepted the credentials.")
+    detail = serializers.CharField(required=False, help_text="Why verification failed, when it did.")
+    connection = ConnectionSerializer()
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List the workspace's connections", description="Lists the connections ordered by name."),
+    retrieve=extend_schema(
+        summary="Get one connection",
+        description="Returns one connection with its status and last error, never its credentials.",
+    ),
+    partial_update=extend_schema(
+        summary="Rename a connection",
+        description="Sets display_name. Every other field is read-only: sending one returns 400 naming the field.",
+    ),
+    destroy=extend_schema(
+        summary="Disconnect a connection",
+        description=(
+            "Deletes the connection and its stored credentials. Returns 409, naming "
+            "the syncs, while syncs still use the connection."
+        ),
+    ),
+)
+class ConnectionViewSet(WorkspaceModelViewSet):
+    """
+    The workspace's connections.
+
+    An API key acts for the whole workspace, like an owner or admin, so
+    every operation here is open to any active key of the workspace.
+    """
+
+    queryset = Connection.objects.select_related("workspace")
+    serializer_class = ConnectionSerializer
+    lookup_field = "public_id"
+    lookup_url_kwarg = "id"
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_object(self):
+        try:
+            return super().get_object()
+        except exceptions.NotFound:
+            raise exceptions.NotFound(
+                f"No connection with id '{self.kwargs['id']}' exists in this "
+                f"workspace. List them with GET /api/v1/connections/ to find the right id."
+            )
+
+    @extend_schema(
+        summary="Connect a tool with an API key",
+        description=(
+            "Checks the key with the tool and stores the connection only if the "
+            "tool accepts it. The key is write-only. A key the tool rejects "
+            "answers 400 on api_key; a tool that can't be reached answers 502; "
+            "a workspace at its plan's connection limit answers 403. OAuth tools "
+            "are connected on the Connections page."
+        ),
+        request=ApiKeyConnectionSerializer,
+        responses={201: ConnectionSerializer},
+    )
+    def create(self, request, *args, **kwargs):
+        serializer = ApiKeyConnectionSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        provider_class = serializer.validated_data["provider"]
+        api_key = serializer.validated_data["api_key"]
+        workspace = self.workspace
+
+        connection = build_connection(workspace, provider_class, Connection.AuthMethod.API_KEY, request.user)
+        connection.set_credentials({"api_key": api_key})
+        try:
+            check_connection_limit(workspace)
+            identity = identify(connection)
+            save_new_connection(connection, identity, serializer.validated_data.get("display_name", ""))
+        except PlanLimitExceeded as error:
+            raise PlanLimitReached(str(error))
+        except ProviderError as error:
+            message = without_secret(error.message, api_key)
+            logger.info(
+                "%s rejected an API key for workspace %s through API key %s: %s",
+                provider_class.name,
+                workspace.pk,
+                request.auth.prefix,
+                error.category,
+            )
+            if error.category == error.category.AUTHORISATION:
+                raise serializers.ValidationError(
+                    {"api_key": [f"{provider_class.label} rejected this key: {message}. Nothing was saved."]}
+                )
+            raise ToolUnavailable(
+                f"Could not check the key with {provider_class.label}: {message}. Nothing was saved; try again later."
+            )
+        output = ConnectionSerializer(connection, context=self.get_serializer_context())
+        return Response(output.data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        connection = serializer.save()
+        logger.info(
+            "Connection %s of workspace %s renamed through API key %s",
+            connection.pk,
+            connection.workspace_id,
+            self.request.auth.prefix,
+        )
+
+    def perform_destroy(self, connection):
+        try:
+            disconnect(connection, self.request.user)
+        except ConnectionInUse as error:
+            raise ConnectionStillUsed(str(error))
+
+    @extend_schema(
+        summary="Verify a connection",
+        description=(
+            "Asks the tool which account the stored credentials reach and stores "
+            "the result as the connection's status. Answers 200 either way: "
+            "`verified` says whether the tool accepted the credentials, and "
+            "`detail` says why not."
+        ),
+        operation_id="connections_verify",
+        request=None,
+        responses=VerifyResultSerializer,
+    )
+    @action(detail=True, methods=["post"])
+    def verify(self, request, id=None):
+        connection = self.get_object()
+        result = {"verified": True}
+        try:
+            connection.verify()
+        except CredentialsDecryptionError as error:
+            logger.error("Connection %s of workspace %s: %s", connection.pk, connection.workspace_id, error)
+            result = {"verified": False, "detail": str(error)}
+        except ProviderError as error:
+            result = {"verified": False, "detail": error.message}
+        result["connection"] = ConnectionSerializer(connection, context=self.get_serializer_context()).data
+        return Response(result)
+
+    @extend_schema(
+        summary="Start an OAuth connection (not available)",
+        description=f"Always returns 400: {OAUTH_NEEDS_BROWSER_MESSAGE}",
+        operation_id="connections_oauth_start",
+        request=None,
+        responses={400: inline_serializer("OAuthStartError", {"detail": serializers.CharField()})},
+    )
+    @action(detail=False, methods=["post"], url_path="oauth/start")
+    def oauth_start(self, request):
+        return Response({"detail": OAUTH_NEEDS_BROWSER_MESSAGE}, status=status.HTTP_400_BAD_REQUEST)
