@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "accounts",
     "connections",
     "syncs",
+    "sandbox",
 ]
 
 MIDDLEWARE = [
