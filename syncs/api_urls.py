@@ -1,3 +1,10 @@
-from django.urls import path  # noqa: F401
+from rest_framework.routers import SimpleRouter
 
-urlpatterns = []
+from syncs import api
+
+router = SimpleRouter()
+router.register("syncs", api.SyncViewSet, basename="sync")
+router.register("runs", api.RunViewSet, basename="run")
+router.register("failures", api.FailureViewSet, basename="failure")
+
+urlpatterns = router.urls
