@@ -1,45 +1,114 @@
-"""Set up a demo user and workspace and serve the site."""
+"""Show Oneprofile doing its main job against the sandbox, with nothing to sign up for."""
 
+import json
+import os
+import subprocess
+import sys
+
+from django.conf import settings
 from django.core.management import call_command
-from django.core.management.base import BaseCommand
-from django.db import transaction
+from django.core.management.base import BaseCommand, CommandError
 
-from accounts.models import Membership, User, Workspace, create_workspace
-
-DEMO_EMAIL = "demo@oneprofile.test"
-DEMO_PASSWORD = "demo-password-1234"
-DEMO_WORKSPACE = "Demo Company"
+from sandbox.server import SandboxServer
+from sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
+from syncs.demo import DEMO_EMAIL, DEMO_PASSWORD, reset_demo_workspace, run_once, summarize
 
 
 class Command(BaseCommand):
-    help = "Create (or reuse) the demo user and workspace, print the login, and serve the site."
+    help = (
+        "Start the sandbox, set up the demo workspace with sandbox connections and "
+        "syncs, run each sync once and serve the site with a worker cluster."
+    )
 
     def add_arguments(self, parser):
-        parser.add_argument("--addrport", default="127.0.0.1:8000", help="Address and port to serve on.")
+        parser.add_argument("--addrport", default="127.0.0.1:8000", help="Address and port of the site.")
+        parser.add_argument("--sandbox-port", type=int, default=8100, help="Port of the sandbox; 0 picks a free one.")
         parser.add_argument(
-            "--no-serve", action="store_true", help="Set up the demo data and exit without serving."
+            "--once",
+            action="store_true",
+            help="Run each sync twice without serving, print the outcomes and exit.",
+        )
+        parser.add_argument("--json", action="store_true", help="Print one JSON object per run.")
+
+    def handle(self, *args, addrport, sandbox_port, once, json, **options):
+        if not settings.SANDBOX_ENABLED:
+            raise CommandError("The demo needs the sandbox, which is off: set DEBUG=true and SANDBOX_ENABLED=true.")
+        self.as_json = json
+        sandbox = SandboxServer(port=sandbox_port)
+        try:
+            sandbox.start()
+        except OSError as exc:
+            raise CommandError(
+                f"The sandbox could not listen on port {sandbox_port}: {exc.strerror}. "
+                f"Stop whatever uses it, or pass --sandbox-port 0."
+            ) from None
+        self.point_new_connections_at(sandbox.url)
+        try:
+            workspace, syncs = reset_demo_workspace(sandbox.url)
+            failed = self.run_syncs(syncs, times=2 if once else 1)
+            if once:
+                if failed:
+                    raise CommandError(failed)
+                return
+            self.serve(workspace, addrport, sandbox.url)
+        finally:
+            sandbox.stop()
+
+    def point_new_connections_at(self, sandbox_url):
+        """Make connections created on the pages during the demo reach the sandbox, OAuth included."""
+        for provider in ("stripe", "hubspot"):
+            settings.PROVIDER_BASE_URLS[provider] = settings.PROVIDER_BASE_URLS.get(provider) or f"{sandbox_url}/{provider}"
+            client = settings.OAUTH_CLIENTS.setdefault(provider, {})
+            if not client.get("client_id"):
+                client.update(client_id=DEFAULT_CLIENT_ID, client_secret=DEFAULT_CLIENT_SECRET)
+
+    def run_syncs(self, syncs, times):
+        """Run each sync `times` times and print each outcome; returns an error text, or "" when all went well."""
+        problems = []
+        for sync in syncs:
+            for attempt in range(1, times + 1):
+                summary = summarize(run_once(sync))
+                self.report(summary, attempt)
+                if summary["status"] == "failed":
+                    problems.append(f"{sync.name}: {summary['error']}")
+                if attempt > 1 and summary["api_calls"]["write"]:
+                    problems.append(
+                        f"{sync.name}: the second run made {summary['api_calls']['write']} write calls instead of 0"
+                    )
+        return "; ".join(problems)
+
+    def report(self, summary, attempt):
+        if self.as_json:
+            self.stdout.write(json.dumps(summary))
+            return
+        failures = ", ".join(f"{count} {category}" for category, count in summary["failures_by_category"].items())
+        self.stdout.write(
+            f"{summary['sync']}, run {attempt}: {summary['status']} in {summary['seconds']} s\n"
+            f"  read {summary['read']}, matched {summary['matched']}, updated {summary['updated']}, "
+            f"unchanged {summary['unchanged']}, not found {summary['unmatched']}, failed {summary['failed']}"
+            + (f" ({failures})" if failures else "")
+            + f"\n  API calls: {summary['api_calls']['read']} reads, {summary['api_calls']['write']} writes"
         )
 
-    def handle(self, *args, addrport, no_serve, **options):
-        workspace = self.set_up_workspace()
+    def serve(self, workspace, addrport, sandbox_url):
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
         self.stdout.write(
-            self.style.SUCCESS("Oneprofile demo is ready.")
-            + f"\n  Open:     http://{host}{workspace.get_absolute_url()}"
-            + f"\n  Email:    {DEMO_EMAIL}"
-            + f"\n  Password: {DEMO_PASSWORD}\n"
+            self.style.SUCCESS("\nOneprofile demo is ready.")
+            + f"\n  Open:      http://{host}{workspace.get_absolute_url()}"
+            + f"\n  Email:     {DEMO_EMAIL}"
+            + f"\n  Password:  {DEMO_PASSWORD}"
+            + f"\n  Sandbox:   {sandbox_url} (stand-ins for Stripe and HubSpot)"
+            + "\n  Next: open Syncs, then the sync's failures to see why some records were not written,"
+            + "\n  fix the plan value map in the sync editor and retry them.\n"
         )
-        if not no_serve:
+        environment = {
+            **os.environ,
+            "STRIPE_BASE_URL": f"{sandbox_url}/stripe",
+            "HUBSPOT_BASE_URL": f"{sandbox_url}/hubspot",
+        }
+        workers = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=environment)
+        try:
             call_command("runserver", addrport, use_reloader=False)
-
-    @transaction.atomic
-    def set_up_workspace(self):
-        user = User.objects.filter(email__iexact=DEMO_EMAIL).first()
-        if user is None:
-            user = User.objects.create_user(DEMO_EMAIL, DEMO_PASSWORD, name="Demo User")
-        workspace = Workspace.objects.filter(
-            memberships__user=user, memberships__role=Membership.Role.OWNER, name=DEMO_WORKSPACE
-        ).first()
-        if workspace is None:
-            workspace = create_workspace(DEMO_WORKSPACE, user)
-        return workspace
+        finally:
+            workers.terminate()
+            workers.wait(timeout=30)
