@@ -22,6 +22,8 @@ _SECRET_PATTERNS = [
     # Stripe keys and HubSpot private-app tokens wherever they appear.
     (re.compile(r"\b(?:sk|rk|pk)_(?:live|test)_[A-Za-z0-9_]+"), "[redacted]"),
     (re.compile(r"(?i)\bpat-[a-z0-9-]+"), "[redacted]"),
+    # Mailchimp API keys: 32 hex digits and the data centre.
+    (re.compile(r"\b[0-9a-f]{32}-[a-z]{2,4}[0-9]{1,3}\b"), "[redacted]"),
 ]
 
 
