@@ -82,6 +82,13 @@ class Connection(models.Model):
         except KeyError:
             return self.provider
 
+    def api_base_url(self):
+        """Return the API address: the stored base URL, or the one the provider derives from the options."""
+        if self.base_url:
+            return self.base_url
+        base_url_for = getattr(self.provider_class, "base_url_for", None)
+        return base_url_for(self.options) if base_url_for else ""
+
     def get_provider(self):
         """Return a provider bound to this connection."""
         return self.provider_class(self)
@@ -154,7 +161,7 @@ class Connection(models.Model):
                         refresh_token=refresh_token,
                         client_id=client.get("client_id", ""),
                         client_secret=client.get("client_secret", ""),
-                        base_url=self.base_url,
+                        base_url=self.api_base_url(),
                     )
                 except ReauthorizationRequired as exc:
                     refused = exc.message

@@ -10,6 +10,8 @@ from importlib import import_module
 PROVIDER_MODULES = [
     "connections.providers.stripe",
     "connections.providers.hubspot",
+    "connections.providers.zendesk",
+    "connections.providers.mailchimp",
 ]
 
 _registry = {}

@@ -69,7 +69,6 @@ DERIVED_FIELDS = {
     "user": {spec.name: spec for spec in TICKET_FIELDS},
     "organization": {},
 }
-CUSTOM_PREFIXES = {"user": USER_FIELDS_PREFIX, "organization": ORGANIZATION_FIELDS_PREFIX}
 
 # Custom field type → the engine's field type. Lookup fields hold the id of
 # a related record, which no other tool's value can mean, so they are read-only.
@@ -142,9 +141,9 @@ def encode_value(value, name, spec, definition=None):
     """
     Return a value in the JSON form Zendesk takes for the field, or raise InvalidWriteValue.
 
-    `definition` is the custom field's definition, when the field is one; a
-    regexp field's value is checked against its pattern here, so an invalid
-    value costs no request.
+    `definition` is the definition of a custom field, or None. A regexp
+    field's value is checked against its pattern here, so an invalid value
+    costs no request.
     """
     if value is None:
         return [] if spec.type == FieldType.MULTI_SELECT else None

@@ -31,12 +31,12 @@ RATE_LIMIT_RESERVE_SHARE = 0.1
 RATE_LIMIT_MIN_RESERVE = 5
 # Pause when the headers name no reset time, in seconds.
 RATE_LIMIT_FALLBACK_PAUSE_SECONDS = 10
-# Longest pause taken after a successful response; Zendesk's windows are one minute.
+# Maximum pause after a successful response, because Zendesk's windows last one minute.
 RATE_LIMIT_MAX_PAUSE_SECONDS = 60
 # Endpoint headers such as "zendesk-ratelimit-tickets-index: total=100; remaining=99; resets=41".
 ENDPOINT_LIMIT_PREFIX = "zendesk-ratelimit-"
 
-# Validation error codes that mean another record already holds the value.
+# Validation error codes that mean another record already has the value.
 DUPLICATE_ERRORS = frozenset({"DuplicateValue"})
 
 
@@ -158,8 +158,8 @@ def classify(response, label="Zendesk"):
         texts = "; ".join(redact(text or error) for _field, error, text in problems)
         message = f"{label} rejected {fields}: {texts}"
     elif status == 409:
-        # Zendesk answers 409 when another request changed or merged the
-        # same record at the same moment; a later retry succeeds.
+        # Zendesk returns 409 when another request changed or merged the
+        # same record at the same moment, so a later retry succeeds.
         category = FailureCategory.TOOL_ERROR
         message = f"{label} reported a conflicting change to the same record{detail} It is retried later."
     elif status in (400, 422):
@@ -204,7 +204,7 @@ def _number(value):
 
 
 def _endpoint_limit_pause(headers):
-    """Return the pause an exhausted endpoint limit asks for, or 0."""
+    """Return the seconds until an exhausted endpoint limit resets, or 0."""
     for name, value in headers.items():
         if not name.lower().startswith(ENDPOINT_LIMIT_PREFIX):
             continue
@@ -246,7 +246,7 @@ def throttle_seconds(response):
 @dataclass
 class Cursor:
     """
-    Where a read of Zendesk records stopped, stored as compact JSON.
+    The position where a read of Zendesk records stopped, stored as compact JSON.
 
     `after` is the `after_cursor` of the users export, or `start_time` the
     Unix time an export starts from (organizations, or users before the
