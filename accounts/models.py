@@ -129,7 +129,7 @@ class Plan(models.Model):
 
 
 # The plan a workspace gets when no plan is marked default, for example
-# after staff removed every plan; the same limits as the seeded Free plan.
+# after staff removed every plan. It has the seeded Free plan's limits.
 FALLBACK_PLAN = {
     "code": "free",
     "name": "Free",

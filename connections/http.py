@@ -1,9 +1,9 @@
 """
 The one HTTP client every provider uses.
 
-Each call has a connect and a read timeout. 429 and 5xx answers are retried
+Each call has a connect and a read timeout. 429 and 5xx responses are retried
 with exponential backoff and full jitter, waiting at least what Retry-After
-asks (seconds or an HTTP-date), up to a bound. A 401 triggers one credential
+requests (seconds or an HTTP-date), up to a bound. A 401 triggers one credential
 refresh and one repeat. Logs name the provider, the connection, the method,
 the path and the status, never a query string, a header or a body, because
 those carry emails and tokens.
@@ -40,7 +40,7 @@ CALL_KINDS = ("read", "search", "write", "auth")
 
 def parse_retry_after(value, now=None):
     """
-    Return the seconds a Retry-After header asks to wait, or None when absent or unreadable.
+    Return the seconds a Retry-After header requests, or None when absent or unreadable.
 
     Both forms of RFC 9110 are read: a number of seconds, and an HTTP-date.
     """
@@ -116,7 +116,7 @@ class ProviderSession:
         Timeouts and connection errors of POST, PUT, PATCH and DELETE are
         only retried with `retry_unsafe`, for writes that are safe to repeat
         (an Idempotency-Key, or a batch update that sets values). Raises
-        ProviderError once retries are spent or the answer can't be retried.
+        ProviderError once retries are spent or the response can't be retried.
         """
         kwargs.setdefault("timeout", self.timeout)
         safe_to_repeat = method.upper() in ("GET", "HEAD", "OPTIONS") or retry_unsafe
@@ -216,7 +216,7 @@ DEFAULT_STATUS_CATEGORIES = {
 
 
 def category_for_status(status):
-    """Return the failure category that an HTTP status means when the body says nothing more."""
+    """Return the failure category that an HTTP status means when the body gives no detail."""
     if status >= 500:
         return FailureCategory.TOOL_ERROR
     return DEFAULT_STATUS_CATEGORIES.get(status, FailureCategory.TOOL_ERROR)

@@ -245,10 +245,10 @@ class Connection(models.Model):
 
     def verify(self):
         """
-        Ask the tool who the credentials belong to, store the answer and return the AccountIdentity.
+        Fetch the identity of the account the credentials reach, store it and return the AccountIdentity.
 
-        A refused authorisation marks the connection for re-authorisation;
-        any other error is stored as the last error and raised.
+        A rejected authorisation marks the connection for re-authorisation.
+        Any other error is stored as the last error and raised.
         """
         try:
             self.ensure_fresh_token()

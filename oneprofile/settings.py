@@ -142,7 +142,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     # Tests use a file too: an in-memory database shares one cache between
-    # threads, which answers "table is locked" at once instead of waiting,
+    # threads, which returns "table is locked" at once instead of waiting,
     # so concurrency tests would not see SQLite's real locking.
     # The process id keeps concurrent test sessions on one machine apart.
     DATABASES["default"]["TEST"] = {
@@ -218,7 +218,7 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema and docs hold no workspace data, so they are public; a bad
-    # key on a request for them is ignored rather than answered with 401.
+    # key on a request for them is ignored rather than rejected with 401.
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Swagger UI's files come from the sidecar package, so the docs work
@@ -258,7 +258,7 @@ PROVIDER_BASE_URLS = {
 }
 
 # The sandbox serves local stand-ins for the tools' APIs. It is never served
-# in production mode, whatever this variable says.
+# in production mode, whatever this variable is set to.
 SANDBOX_ENABLED = DEBUG and env.bool("SANDBOX_ENABLED", default=True)
 
 REDIS_URL = env.str("REDIS_URL", default="")

@@ -39,7 +39,7 @@ def post_to_slack(workspace, text):
         logger.warning("Slack alert for workspace %s failed: %s", workspace.pk, type(exc).__name__)
         return False
     if response.status_code >= 400:
-        logger.warning("Slack alert for workspace %s answered HTTP %s", workspace.pk, response.status_code)
+        logger.warning("Slack alert for workspace %s failed with HTTP %s", workspace.pk, response.status_code)
         return False
     return True
 

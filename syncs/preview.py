@@ -1,4 +1,4 @@
-"""What the next run of a sync would write, record by record and field by field, without writing."""
+"""Preview of the next run of a sync: the writes it would make, record by record and field by field."""
 
 from dataclasses import dataclass, field
 

@@ -23,7 +23,7 @@ AUTOMATIC_RETRY_BASE = timedelta(minutes=5)
 
 @dataclass
 class BatchOutcome:
-    """What happened to each record of a batch, ready to store."""
+    """The outcome of each record of a batch, ready to store."""
 
     direction: str
     source_side: str
@@ -107,9 +107,9 @@ def _store_states(sync, outcome):
             changed = True
         if changed:
             to_update.append(state)
-    # Two source records can't share a record key (the engine fails both as
-    # duplicates), but a key may already belong to another source id after
-    # an email moved between records; keep the first state for that key.
+    # Two source records can't share a record key, because the engine fails
+    # both as duplicates. A key may still belong to another source id after
+    # an email moved between records, so the first state keeps the key.
     taken = set(
         RecordState.objects.filter(sync=sync, record_key__in=[state.record_key for state in to_create])
         .values_list("record_key", flat=True)

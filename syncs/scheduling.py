@@ -2,8 +2,8 @@
 django-q2 schedules derived from syncs.
 
 Each active, enabled sync has exactly one django-q2 Schedule row, named
-"sync:<id>", written from the sync whenever it is saved; nobody edits those
-rows by hand. The cluster runs with catch_up off, so slots missed while no
+"sync:<id>", written from the sync whenever it is saved, so those rows are
+never edited by hand. The cluster runs with catch_up off, so slots missed while no
 worker was up collapse into one run. Two housekeeping schedules recover runs
 left behind by dead workers and send the failure digests.
 """

@@ -1,7 +1,7 @@
 """
-Answer `responses`-mocked requests with the sandbox, in process.
+Serve `responses`-mocked requests from the sandbox, in process.
 
-Tests that need the tools' real behaviour (paging, events, 207 answers)
+Tests that need the tools' real behaviour (paging, events, 207 responses)
 over many calls register this instead of hand-written payloads. The
 requests never leave the process: `responses` hands each one to the
 sandbox's request handler.

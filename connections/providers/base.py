@@ -3,7 +3,7 @@ The one small interface every tool's provider implements.
 
 A provider is built for one connection. It reads the connection's
 credentials through the connection's own methods, sends every request
-through a ProviderSession, and turns the tool's answers into the plain types
+through a ProviderSession, and turns the tool's responses into the plain types
 of connections.providers.types. Nothing outside connections/providers/
 branches on a provider's name.
 """
@@ -18,7 +18,7 @@ from connections.providers.types import FieldSpec, Page, Record, RecordWrite, Wr
 
 @dataclass(frozen=True)
 class OAuthConfig:
-    """How a tool's OAuth 2.0 authorization-code flow is reached."""
+    """The endpoints and options of a tool's OAuth 2.0 authorization-code flow."""
 
     authorize_url: str
     token_url: str
@@ -35,7 +35,7 @@ class TokenSet:
     access_token: str
     refresh_token: str | None = None
     expires_in: int | None = None  # seconds, as the tool reported them
-    # Non-secret facts the token answer carries (Stripe's stripe_user_id, scope...).
+    # Non-secret values of the token response (Stripe's stripe_user_id, scope...).
     extra: dict = field(default_factory=dict)
 
 
@@ -167,7 +167,7 @@ class Provider:
         from connections.http import default_classify
 
         error = default_classify(response)
-        error.message = f"{self.label} answered HTTP {response.status_code}"
+        error.message = f"{self.label} returned HTTP {response.status_code}"
         return error
 
     def throttle(self, response):

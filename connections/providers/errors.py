@@ -1,10 +1,10 @@
-"""The one exception family for everything a tool's API can answer wrongly."""
+"""The one exception family for every failed request to a tool's API."""
 
 import re
 
 from connections.providers.types import FailureCategory
 
-# Longest excerpt of a tool's answer kept for a member or a log.
+# Maximum length of a tool's response kept for a member or a log.
 EXCERPT_LENGTH = 500
 
 # (pattern, replacement) pairs applied in order by redact().
@@ -37,7 +37,7 @@ def redact(text):
 
 
 def excerpt(text, length=EXCERPT_LENGTH):
-    """Return a redacted excerpt of a tool's answer, at most `length` characters."""
+    """Return a redacted excerpt of a tool's response, at most `length` characters."""
     text = redact(text or "")
     if len(text) > length:
         return text[: length - 1] + "…"
@@ -49,8 +49,8 @@ class ProviderError(Exception):
     A request to a tool that failed, with the product's failure category.
 
     `message` is written for a workspace member. `response` is a trimmed,
-    redacted excerpt of the tool's answer. `retry_after` is the number of
-    seconds the tool asked us to wait, when it said.
+    redacted excerpt of the tool's response. `retry_after` is the number of
+    seconds the tool's Retry-After header requested, when it sent one.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-"""A Stripe to HubSpot sync over mocked HTTP, answered by the sandbox in process."""
+"""A Stripe to HubSpot sync over mocked HTTP, served by the sandbox in process."""
 
 import json
 

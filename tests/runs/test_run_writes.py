@@ -28,7 +28,7 @@ def test_first_run_writes_only_changed_fields(sync, tools):
     assert tools["crm"].records["c0"]["values"]["plan"] == "pro"
 
 
-def test_second_run_over_same_data_makes_no_write_calls(sync, tools):
+def test_second_run_makes_no_writes(sync, tools):
     seed(tools)
     run_sync(sync)
     writes_before = tools["crm"].calls["write"]
@@ -56,7 +56,7 @@ def test_one_changed_field_writes_exactly_that_field(sync, tools):
     ]
 
 
-def test_rejected_record_is_a_failure_and_others_are_written(sync, tools):
+def test_rejected_record_fails_alone(sync, tools):
     seed(tools, 3)
     tools["crm"].fail_writes["c1"] = ("rejected_value", "CRM rejected 'pro' for plan")
 
