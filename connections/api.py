@@ -1,13 +1,15 @@
 """
 REST API of connections: list, read, rename, verify, disconnect, and connect with an API key.
 
-No serializer here has a credentials field: API keys are write-only on
-create, and tokens never leave the database. OAuth tools are connected on
-the Connections page, because the flow needs a browser session.
+No serializer here returns credentials: API keys and tokens are write-only
+on create, and OAuth tokens never leave the database. OAuth tools are
+connected on the Connections page, because the flow needs a browser session.
 """
 
 import logging
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from drf_spectacular.utils import extend_schema, extend_schema_view, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.decorators import action
@@ -16,15 +18,24 @@ from rest_framework.response import Response
 from accounts.models import PlanLimitExceeded
 from connections.connecting import (
     ConnectionInUse,
+    InvalidConnectInput,
     build_connection,
     check_connection_limit,
+    clean_connect_options,
+    clean_credentials,
     disconnect,
     identify,
     save_new_connection,
-    without_secret,
+    without_secrets,
 )
 from connections.crypto import CredentialsDecryptionError
-from connections.forms import DISPLAY_NAME_MAX_LENGTH
+from connections.forms import (
+    CREDENTIAL_MAX_LENGTH,
+    DISPLAY_NAME_MAX_LENGTH,
+    credential_fields,
+    rejected_credentials_noun,
+    rejection_field,
+)
 from connections.models import Connection
 from connections.providers import all_providers, get_provider_class
 from connections.providers.errors import ProviderError
@@ -91,14 +102,41 @@ class ConnectionSerializer(StrictFieldsMixin, serializers.ModelSerializer):
 
 
 class ApiKeyConnectionSerializer(StrictFieldsMixin, serializers.Serializer):
-    """The input that connects a tool with an API key."""
+    """
+    The input that connects a tool with an API key, or with an agent email and API token.
+
+    Besides the fields declared here, the serializer takes every credential
+    field that a registered provider requires (see
+    connections.forms.credential_fields), each write-only.
+    """
 
     provider = serializers.CharField(help_text="The tool's code, for example 'stripe'.")
+    options = serializers.DictField(
+        required=False,
+        help_text=(
+            "The connect options the tool needs before connecting, for example "
+            '{"subdomain": "acme"} for Zendesk. Checked before any request to the tool.'
+        ),
+    )
     api_key = serializers.CharField(
         write_only=True,
-        max_length=1000,
+        required=False,
+        max_length=CREDENTIAL_MAX_LENGTH,
         style={"input_type": "password"},
         help_text="The tool's API key. Checked with the tool before saving; never returned.",
+    )
+    email = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=254,
+        help_text="For tools that take an agent email with an API token (Zendesk): the agent's email.",
+    )
+    api_token = serializers.CharField(
+        write_only=True,
+        required=False,
+        max_length=CREDENTIAL_MAX_LENGTH,
+        style={"input_type": "password"},
+        help_text="For tools that take an agent email with an API token (Zendesk): the API token; never returned.",
     )
     display_name = serializers.CharField(
         required=False,
@@ -106,6 +144,19 @@ class ApiKeyConnectionSerializer(StrictFieldsMixin, serializers.Serializer):
         max_length=DISPLAY_NAME_MAX_LENGTH,
         help_text="Optional name for the Connections page; defaults to the account's name in the tool.",
     )
+
+    def get_fields(self):
+        fields = super().get_fields()
+        for provider_class in all_providers():
+            for spec in credential_fields(provider_class):
+                if spec["name"] not in fields:
+                    fields[spec["name"]] = serializers.CharField(
+                        write_only=True,
+                        required=False,
+                        max_length=CREDENTIAL_MAX_LENGTH,
+                        help_text=f"{provider_class.label}: {spec.get('label') or spec['name']}.",
+                    )
+        return fields
 
     def validate_provider(self, value):
         try:
@@ -118,6 +169,49 @@ class ApiKeyConnectionSerializer(StrictFieldsMixin, serializers.Serializer):
                 f"{provider_class.label} connects only with OAuth. {OAUTH_NEEDS_BROWSER_MESSAGE}"
             )
         return provider_class
+
+    def validate(self, attrs):
+        """Check the options and credential fields the provider requires, through the provider, before any request."""
+        provider_class = attrs["provider"]
+        specs = credential_fields(provider_class)
+        names = [spec["name"] for spec in specs]
+        credential_names = {name for name, field in self.fields.items() if name not in ("provider", "options", "display_name")}
+        errors = {}
+
+        for name in sorted(credential_names & set(attrs) - set(names)):
+            errors[name] = [
+                f"{provider_class.label} doesn't take {name}. Send {' and '.join(names)} to connect it."
+            ]
+        for spec in specs:
+            name = spec["name"]
+            value = (attrs.get(name) or "").strip()
+            if not value:
+                errors[name] = [f"{name} is required to connect {provider_class.label}. {spec.get('help', '')}".strip()]
+            elif spec.get("type") == "email":
+                try:
+                    validate_email(value)
+                except DjangoValidationError:
+                    errors[name] = [f"{name} must be an email address such as admin@example.com."]
+        try:
+            options = clean_connect_options(provider_class, attrs.get("options") or {})
+        except InvalidConnectInput as error:
+            errors["options"] = {name: [message] for name, message in error.errors.items()}
+            options = {}
+        if errors:
+            raise serializers.ValidationError(errors)
+
+        values = {name: attrs[name].strip() for name in names}
+        try:
+            credentials, key_options = clean_credentials(provider_class, values)
+        except InvalidConnectInput as error:
+            field_errors = {}
+            for name, message in error.errors.items():
+                field_errors.setdefault(name if name in names else rejection_field(specs), []).append(message)
+            raise serializers.ValidationError(field_errors)
+        attrs["credentials"] = credentials
+        attrs["connection_options"] = {**options, **key_options}
+        attrs["secrets"] = [values[spec["name"]] for spec in specs if spec.get("secret", True)]
+        return attrs
 
 
 class VerifyResultSerializer(serializers.Serializer):
@@ -170,11 +264,14 @@ class ConnectionViewSet(WorkspaceModelViewSet):
     @extend_schema(
         summary="Connect a tool with an API key",
         description=(
-            "Checks the key with the tool and stores the connection only if the "
-            "tool accepts it. The key is write-only. A key the tool rejects "
-            "answers 400 on api_key; a tool that can't be reached answers 502; "
-            "a workspace at its plan's connection limit answers 403. OAuth tools "
-            "are connected on the Connections page."
+            "Checks the connect options and credentials, then the credentials "
+            "with the tool, and stores the connection only if the tool accepts "
+            "them. Most tools take `api_key`; Zendesk takes `email` and "
+            "`api_token`, with `options` {\"subdomain\": ...}. Keys and tokens "
+            "are write-only. Invalid options answer 400 on options; credentials "
+            "the tool rejects answer 400 on the key or token field; a tool that "
+            "can't be reached answers 502; a workspace at its plan's connection "
+            "limit answers 403. OAuth tools are connected on the Connections page."
         ),
         request=ApiKeyConnectionSerializer,
         responses={201: ConnectionSerializer},
@@ -182,20 +279,22 @@ class ConnectionViewSet(WorkspaceModelViewSet):
     def create(self, request, *args, **kwargs):
         serializer = ApiKeyConnectionSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        provider_class = serializer.validated_data["provider"]
-        api_key = serializer.validated_data["api_key"]
+        data = serializer.validated_data
+        provider_class = data["provider"]
         workspace = self.workspace
 
         connection = build_connection(workspace, provider_class, Connection.AuthMethod.API_KEY, request.user)
-        connection.set_credentials({"api_key": api_key})
+        connection.options = data["connection_options"]
+        connection.set_credentials(data["credentials"])
         try:
             check_connection_limit(workspace)
             identity = identify(connection)
-            save_new_connection(connection, identity, serializer.validated_data.get("display_name", ""))
+            save_new_connection(connection, identity, data.get("display_name", ""))
         except PlanLimitExceeded as error:
             raise PlanLimitReached(str(error))
         except ProviderError as error:
-            message = without_secret(error.message, api_key)
+            # The tool's message ends with a full stop, and the text below adds its own.
+            message = without_secrets(error.message.rstrip("."), data["secrets"])
             logger.info(
                 "%s rejected an API key for workspace %s through API key %s: %s",
                 provider_class.name,
@@ -203,12 +302,14 @@ class ConnectionViewSet(WorkspaceModelViewSet):
                 request.auth.prefix,
                 error.category,
             )
+            specs = credential_fields(provider_class)
+            noun = rejected_credentials_noun(specs)
             if error.category == error.category.AUTHORISATION:
                 raise serializers.ValidationError(
-                    {"api_key": [f"{provider_class.label} rejected this key: {message}. Nothing was saved."]}
+                    {rejection_field(specs): [f"{provider_class.label} rejected this {noun}: {message}. Nothing was saved."]}
                 )
             raise ToolUnavailable(
-                f"Could not check the key with {provider_class.label}: {message}. Nothing was saved; try again later."
+                f"Could not check the {noun} with {provider_class.label}: {message}. Nothing was saved; try again later."
             )
         output = ConnectionSerializer(connection, context=self.get_serializer_context())
         return Response(output.data, status=status.HTTP_201_CREATED)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Workspace
 from connections.models import Connection
+from connections.providers.errors import ProviderError
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,19 @@ class ConnectionInUse(Exception):
     """Raised when a connection can't be deleted because other rows, such as syncs, still use it."""
 
 
+class InvalidConnectInput(ValueError):
+    """
+    Raised when connect options or credentials are invalid, before any request to the tool.
+
+    `errors` maps the name of each invalid input to its message; the key
+    None stands for the inputs taken together.
+    """
+
+    def __init__(self, errors):
+        self.errors = dict(errors)
+        super().__init__(" ".join(self.errors.values()))
+
+
 def build_connection(workspace, provider_class, auth_method, user=None):
     """Return an unsaved Connection of `provider_class` in `workspace`, without credentials."""
     return Connection(
@@ -36,6 +50,111 @@ def build_connection(workspace, provider_class, auth_method, user=None):
         base_url=settings.PROVIDER_BASE_URLS.get(provider_class.name, ""),
         created_by=user,
     )
+
+
+def connect_options(provider_class):
+    """Return the options a provider requires before connecting (such as Zendesk's subdomain), as dicts."""
+    return list(getattr(provider_class, "connect_options", None) or [])
+
+
+def clean_connect_options(provider_class, values):
+    """
+    Return the provider's connect options from `values`, each checked by the provider.
+
+    An option `name` is checked by the provider's `clean_<name>` classmethod
+    when it has one, and otherwise only has to be present. Raises
+    InvalidConnectInput naming every missing, invalid or unknown option.
+    """
+    declared = connect_options(provider_class)
+    declared_names = [option["name"] for option in declared]
+    errors = {}
+    for name in sorted(set(values) - set(declared_names), key=str):
+        errors[name] = (
+            f"{provider_class.label} has no connect option {name!r}. Its options are: "
+            f"{', '.join(declared_names) or 'none'}."
+        )
+    options = {}
+    for option in declared:
+        name = option["name"]
+        label = option.get("label") or name
+        value = values.get(name)
+        if isinstance(value, str):
+            value = value.strip()
+        cleaner = getattr(provider_class, f"clean_{name}", None)
+        try:
+            if cleaner is not None:
+                value = cleaner(value)
+            elif value in (None, ""):
+                raise ValueError(f"The {label} is missing. {option.get('help', '')}".strip())
+            elif not isinstance(value, str):
+                raise ValueError(f"The {label} must be text, not {type(value).__name__}.")
+        except ValueError as error:
+            errors[name] = str(error)
+            continue
+        except ProviderError as error:
+            errors[name] = error.message
+            continue
+        options[name] = value
+    if errors:
+        raise InvalidConnectInput(errors)
+    return options
+
+
+def clean_credentials(provider_class, values):
+    """
+    Return (credentials, options) from the credential fields entered, checked by the provider before any request.
+
+    A provider with `clean_api_token` takes an email with an API token. A
+    provider with `clean_api_key` checks the key's form, and one with
+    `options_for_api_key` derives connection options from the key (such as
+    Mailchimp's data centre). Other providers get the values as entered.
+    Raises InvalidConnectInput with the provider's message.
+    """
+    clean_api_token = getattr(provider_class, "clean_api_token", None)
+    if clean_api_token is not None:
+        try:
+            credentials = clean_api_token(values.get("email"), values.get("api_token"))
+        except ProviderError as error:
+            raise InvalidConnectInput({None: error.message}) from None
+        return credentials, {}
+
+    if "api_key" not in values:
+        return dict(values), {}
+    api_key = (values.get("api_key") or "").strip()
+    try:
+        clean_api_key = getattr(provider_class, "clean_api_key", None)
+        if clean_api_key is not None:
+            api_key = clean_api_key(api_key)
+        options_for_api_key = getattr(provider_class, "options_for_api_key", None)
+        options = options_for_api_key(api_key) if options_for_api_key is not None else {}
+    except ProviderError as error:
+        raise InvalidConnectInput({"api_key": without_secret(error.message, api_key)}) from None
+    return {"api_key": api_key}, dict(options)
+
+
+def options_after_oauth(provider_class, token_set, base_url):
+    """
+    Return the connection options learnt from an OAuth token set: its non-secret extras and the provider's own.
+
+    A provider with `account_options_after_oauth` requests them from the
+    tool (Mailchimp's data centre); raises ProviderError when that fails.
+    """
+    options = {
+        key: value
+        for key, value in (token_set.extra or {}).items()
+        if not _looks_secret(key)
+    }
+    account_options = getattr(provider_class, "account_options_after_oauth", None)
+    # A provider whose token exchange already filled the extras (Mailchimp's
+    # does) is not asked a second time.
+    if account_options is not None and not token_set.extra:
+        options.update(account_options(token_set, base_url))
+    return options
+
+
+def _looks_secret(key):
+    key = str(key).lower()
+    return "secret" in key or key in {"access_token", "refresh_token", "id_token", "api_key", "password"}
 
 
 def identify(connection):
@@ -55,6 +174,13 @@ def without_secret(message, secret):
     """Return `message` with `secret` replaced, in case the tool quoted a rejected key back."""
     if secret:
         return message.replace(secret, "[redacted]")
+    return message
+
+
+def without_secrets(message, secrets):
+    """Return `message` with each of `secrets` replaced."""
+    for secret in secrets:
+        message = without_secret(message, secret)
     return message
 
 
@@ -98,7 +224,7 @@ def save_new_connection(connection, identity, display_name=""):
 
 def replace_credentials(connection, candidate, identity):
     """
-    Give `connection` the verified credentials of `candidate`, keeping its id, syncs and history.
+    Give `connection` the verified credentials and options of `candidate`, keeping its id, syncs and history.
 
     Raises AccountMismatch, and changes nothing, when the tool reports
     another account than the one the connection was made for. A connection
@@ -120,6 +246,7 @@ def replace_credentials(connection, candidate, identity):
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
         locked.encrypted_credentials = candidate.encrypted_credentials
         locked.token_expires_at = candidate.token_expires_at
+        locked.options = candidate.options
         locked.account_id = identity.account_id
         locked.account_name = identity.account_name
         locked.status = Connection.Status.ACTIVE
@@ -129,6 +256,7 @@ def replace_credentials(connection, candidate, identity):
             update_fields=[
                 "encrypted_credentials",
                 "token_expires_at",
+                "options",
                 "account_id",
                 "account_name",
                 "status",

@@ -4,7 +4,8 @@ The OAuth 2.0 authorization-code flow: state bound to the session, PKCE, exact r
 Starting an authorization stores a random `state` in the member's session
 with what the callback needs: the provider, the workspace, the PKCE
 code_verifier (RFC 7636, S256), the connection being reconnected, if any,
-and an expiry. The callback consumes the state on first use, so a state
+and an expiry. It also stores the connect options the member entered, such
+as a Zendesk subdomain. The callback consumes the state on first use, so a state
 never works twice, and a state started in another browser session is
 simply not found. Each provider has one callback URL outside the workspace
 prefix, registered once at the tool.
@@ -44,6 +45,7 @@ class PendingAuthorization:
     user_id: int
     code_verifier: str
     reconnect_id: str  # the public_id of the connection being reconnected, or ""
+    options: dict  # the connect options entered before the authorize page, such as {"subdomain": "acme"}
 
 
 def redirect_uri(provider_name):
@@ -71,11 +73,30 @@ def client_credentials(provider_class):
     return client_id, client_secret
 
 
-def oauth_config_for(provider_class):
-    """Return the provider's OAuthConfig for new connections, or None when it has no OAuth."""
+def oauth_base_url(provider_class, options, base_url=None):
+    """
+    Return the base URL that the OAuth endpoints of a connection with `options` derive from.
+
+    `base_url` is a connection's stored base URL. None means a new
+    connection, whose base URL is the sandbox override of
+    settings.PROVIDER_BASE_URLS. When that is empty, a provider with
+    `base_url_for` derives the account's own address from the options (Zendesk:
+    https://{subdomain}.zendesk.com), and the others use their real
+    endpoints (""). Raises ValueError when the options are invalid.
+    """
+    if base_url is None:
+        base_url = settings.PROVIDER_BASE_URLS.get(provider_class.name, "")
+    if base_url:
+        return base_url
+    base_url_for = getattr(provider_class, "base_url_for", None)
+    return base_url_for(options or {}) if base_url_for is not None else ""
+
+
+def oauth_config_for(provider_class, base_url=""):
+    """Return the provider's OAuthConfig at `base_url` (see oauth_base_url), or None when it has no OAuth."""
     if "oauth" not in provider_class.auth_methods:
         return None
-    return provider_class.oauth_config(settings.PROVIDER_BASE_URLS.get(provider_class.name, ""))
+    return provider_class.oauth_config(base_url)
 
 
 def code_challenge(code_verifier):
@@ -84,15 +105,25 @@ def code_challenge(code_verifier):
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
 
 
-def begin_authorization(request, provider_class, workspace, reconnect=None):
+def begin_authorization(request, provider_class, workspace, reconnect=None, options=None):
     """
     Store a new state in the session and return the tool's authorize URL.
 
     `reconnect` is the Connection being re-authorised, or None for a new
-    connection. Raises OAuthNotConfigured when the provider has no OAuth
-    client, and OAuthFlowError when it doesn't offer OAuth at all.
+    connection, whose cleaned connect options are `options`. A reconnection
+    keeps the connection's own options and base URL. Raises
+    OAuthNotConfigured when the provider has no OAuth client, and
+    OAuthFlowError when it doesn't offer OAuth at all or the options give no
+    address to authorize at.
     """
-    config = oauth_config_for(provider_class)
+    if reconnect is not None:
+        options = dict(reconnect.options or {})
+    options = dict(options or {})
+    try:
+        base_url = oauth_base_url(provider_class, options, reconnect.base_url if reconnect is not None else None)
+        config = oauth_config_for(provider_class, base_url)
+    except ValueError as error:
+        raise OAuthFlowError(f"{error} Nothing was connected.") from None
     if config is None:
         raise OAuthFlowError(f"{provider_class.label} doesn't offer OAuth. Connect it with an API key.")
     client_id, _ = client_credentials(provider_class)
@@ -107,6 +138,7 @@ def begin_authorization(request, provider_class, workspace, reconnect=None):
         "user": request.user.pk,
         "code_verifier": code_verifier,
         "reconnect": str(reconnect.public_id) if reconnect is not None else "",
+        "options": options,
         "expires_at": time.time() + STATE_MAX_AGE_SECONDS,
     }
     _save_pending_states(request, pending)
@@ -174,6 +206,7 @@ def consume_state(request, provider_name, state):
         user_id=entry["user"],
         code_verifier=entry["code_verifier"],
         reconnect_id=entry["reconnect"],
+        options=dict(entry.get("options") or {}),
     )
 
 

@@ -11,7 +11,7 @@ import logging
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -24,14 +24,16 @@ from connections.connecting import (
     blocking_rows,
     build_connection,
     check_connection_limit,
+    connect_options,
     disconnect,
     identify,
+    options_after_oauth,
     replace_credentials,
     save_new_connection,
-    without_secret,
+    without_secrets,
 )
 from connections.crypto import CredentialsDecryptionError
-from connections.forms import ApiKeyForm, RenameForm
+from connections.forms import ApiKeyForm, ConnectOptionsForm, RenameForm
 from connections.models import Connection
 from connections.providers import all_providers, get_provider_class
 from connections.providers.errors import ProviderError
@@ -56,19 +58,42 @@ def _connection_or_404(workspace, connection_id):
     return get_object_or_404(Connection, workspace=workspace, public_id=connection_id)
 
 
-def _key_rejection_message(provider_class, error, api_key):
+def _key_rejection_message(provider_class, error, form):
+    noun = form.rejected_noun
+    # The tool's message ends with a full stop, and the text below adds its own.
+    reason = error.message.rstrip(".")
     if error.category == error.category.AUTHORISATION:
         text = (
-            f"{provider_class.label} rejected this key: {error.message}. Check "
-            f"that you copied the whole key and that it is still active. Nothing "
+            f"{provider_class.label} rejected this {noun}: {reason}. Check "
+            f"that you copied the whole {noun} and that it is still active. Nothing "
             f"was saved."
         )
     else:
         text = (
-            f"Could not check the key with {provider_class.label}: "
-            f"{error.message}. Nothing was saved; try again in a few minutes."
+            f"Could not check the {noun} with {provider_class.label}: "
+            f"{reason}. Nothing was saved; try again in a few minutes."
         )
-    return without_secret(text, api_key)
+    return without_secrets(text, form.secret_values())
+
+
+def _connect_option_rows(connection):
+    """Return (label, value) of each connect option stored on the connection, for its detail page."""
+    try:
+        declared = connect_options(connection.provider_class)
+    except KeyError:
+        return []
+    return [
+        (option.get("label") or option["name"], connection.options[option["name"]])
+        for option in declared
+        if connection.options.get(option["name"])
+    ]
+
+
+def _connected_message(connection, provider_class):
+    """Return the confirmation of a new connection, naming the tool's account id once."""
+    if not connection.account_id:
+        return f"{connection.display_name} is connected to {provider_class.label}."
+    return f"{connection.display_name} is connected ({provider_class.label} account {connection.account_id})."
 
 
 # List, detail, connect page
@@ -83,7 +108,8 @@ def connection_list(request, workspace):
 @workspace_view()
 def connection_detail(request, workspace, connection_id):
     connection = _connection_or_404(workspace, connection_id)
-    return render(request, "connections/detail.html", {"connection": connection})
+    context = {"connection": connection, "option_rows": _connect_option_rows(connection)}
+    return render(request, "connections/detail.html", context)
 
 
 @workspace_view(manager_only=True)
@@ -103,6 +129,7 @@ def new_connection(request, workspace):
                 "label": provider_class.label,
                 "api_key_label": provider_class.api_key_label,
                 "offers_oauth": "oauth" in provider_class.auth_methods,
+                "asks_options": bool(connect_options(provider_class)),
                 "offers_api_key": "api_key" in provider_class.auth_methods,
                 "oauth_problem": oauth_problem,
             }
@@ -121,7 +148,7 @@ def new_connection(request, workspace):
 
 @workspace_view(manager_only=True)
 def connect_api_key(request, workspace, provider):
-    """Check an API key with the tool and, only if the tool accepts it, store the connection."""
+    """Check the connect options and API key with the tool and, only if the tool accepts them, store the connection."""
     provider_class = _provider_or_404(provider, API_KEY)
     form = ApiKeyForm(
         request.POST if request.method == "POST" else None, provider_class=provider_class
@@ -130,9 +157,9 @@ def connect_api_key(request, workspace, provider):
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            api_key = form.cleaned_data["api_key"]
             connection = build_connection(workspace, provider_class, API_KEY, request.user)
-            connection.set_credentials({"api_key": api_key})
+            connection.options = form.connection_options()
+            connection.set_credentials(form.credentials)
             try:
                 # Checked before the tool is called, and again under a lock when saving.
                 check_connection_limit(workspace)
@@ -148,13 +175,9 @@ def connect_api_key(request, workspace, provider):
                     workspace.pk,
                     error.category,
                 )
-                form.add_error("api_key", _key_rejection_message(provider_class, error, api_key))
+                form.add_error(form.rejection_field, _key_rejection_message(provider_class, error, form))
             else:
-                messages.success(
-                    request,
-                    f"Connected {connection.display_name}: {provider_class.label} "
-                    f"account {connection.account_name or connection.account_id}.",
-                )
+                messages.success(request, _connected_message(connection, provider_class))
                 return redirect(connection)
     # Templates call callables, so they get the provider's names, not its class.
     context = {"form": form, "provider_name": provider_class.name, "provider_label": provider_class.label}
@@ -165,14 +188,29 @@ def connect_api_key(request, workspace, provider):
 
 
 @workspace_view(manager_only=True)
-@require_POST
 def oauth_start(request, workspace, provider):
-    """Send the member to the tool's authorize page, with a state bound to this session."""
+    """
+    Send the member to the tool's authorize page, with a state bound to this session.
+
+    For a provider with connect options (such as Zendesk's subdomain), GET
+    shows a form for them. POST checks them before the authorize page, and
+    the session keeps them with the state until the callback.
+    """
     provider_class = _provider_or_404(provider, OAUTH)
+    asks_options = bool(connect_options(provider_class))
+    if request.method != "POST" and not (request.method == "GET" and asks_options):
+        return HttpResponseNotAllowed(["GET", "POST"] if asks_options else ["POST"])
+
+    form = ConnectOptionsForm(request.POST if request.method == "POST" else None, provider_class=provider_class)
+    if request.method == "GET" or not form.is_valid():
+        return _render_oauth_options(request, provider_class, form, status=200 if request.method == "GET" else 400)
     try:
         check_connection_limit(workspace)
-        authorize_url = oauth.begin_authorization(request, provider_class, workspace)
+        authorize_url = oauth.begin_authorization(request, provider_class, workspace, options=form.options)
     except (PlanLimitExceeded, oauth.OAuthFlowError) as error:
+        if asks_options:
+            form.add_error(None, str(error))
+            return _render_oauth_options(request, provider_class, form, status=400)
         messages.error(request, str(error))
         return redirect("connections:new", workspace_id=workspace.public_id)
     logger.info(
@@ -182,6 +220,11 @@ def oauth_start(request, workspace, provider):
         workspace.pk,
     )
     return redirect(authorize_url)
+
+
+def _render_oauth_options(request, provider_class, form, status):
+    context = {"form": form, "provider_name": provider_class.name, "provider_label": provider_class.label}
+    return render(request, "connections/oauth_options.html", context, status=status)
 
 
 def _oauth_error(request, message, workspace=None, status=400):
@@ -282,6 +325,14 @@ def _complete_authorization(request, provider_class, workspace, pending, code):
     if reconnect is not None:
         candidate.base_url = reconnect.base_url
         candidate.options = dict(reconnect.options)
+    else:
+        candidate.options = dict(pending.options)
+    try:
+        # The sandbox's address when set, else the one the options give
+        # (Zendesk's account host), else "" for the tool's real endpoints.
+        base_url = oauth.oauth_base_url(provider_class, candidate.options, candidate.base_url)
+    except ValueError as error:
+        return _oauth_error(request, f"{error} Nothing was connected.", workspace)
     try:
         token_set = provider_class.exchange_code(
             code=code,
@@ -289,10 +340,10 @@ def _complete_authorization(request, provider_class, workspace, pending, code):
             client_id=client_id,
             client_secret=client_secret,
             code_verifier=pending.code_verifier or None,
-            base_url=candidate.base_url,
+            base_url=base_url,
         )
         candidate.store_tokens(token_set)
-        candidate.options.update(token_set.extra)
+        candidate.options.update(options_after_oauth(provider_class, token_set, base_url))
         identity = identify(candidate)
     except ProviderError as error:
         logger.warning(
@@ -322,11 +373,7 @@ def _complete_authorization(request, provider_class, workspace, pending, code):
         connection = save_new_connection(candidate, identity)
     except PlanLimitExceeded as error:
         return _oauth_error(request, str(error), workspace, status=403)
-    messages.success(
-        request,
-        f"Connected {connection.display_name}: {provider_class.label} account "
-        f"{connection.account_name or connection.account_id}.",
-    )
+    messages.success(request, _connected_message(connection, provider_class))
     return redirect(connection)
 
 
@@ -401,24 +448,25 @@ def reconnect_connection(request, workspace, connection_id):
     form = ApiKeyForm(
         request.POST if request.method == "POST" else None,
         provider_class=provider_class,
+        with_options=False,
         with_display_name=False,
     )
     status = 200
     if request.method == "POST":
         status = 400
         if form.is_valid():
-            api_key = form.cleaned_data["api_key"]
             candidate = build_connection(workspace, provider_class, API_KEY, request.user)
             candidate.base_url = connection.base_url
-            candidate.options = dict(connection.options)
-            candidate.set_credentials({"api_key": api_key})
+            # The connect options stay those of the account; a new key may bring its own.
+            candidate.options = {**connection.options, **form.key_options}
+            candidate.set_credentials(form.credentials)
             try:
                 identity = identify(candidate)
                 replace_credentials(connection, candidate, identity)
             except ProviderError as error:
-                form.add_error("api_key", _key_rejection_message(provider_class, error, api_key))
+                form.add_error(form.rejection_field, _key_rejection_message(provider_class, error, form))
             except AccountMismatch as error:
-                form.add_error("api_key", str(error))
+                form.add_error(form.rejection_field, str(error))
                 status = 409
             else:
                 messages.success(request, f"Reconnected {connection.display_name} with the new key.")

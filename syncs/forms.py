@@ -9,12 +9,18 @@ fields discovered on each side. The sides travel as hidden fields.
 """
 
 import json
+import logging
 
 from django import forms
 from django.forms import formset_factory
 
+from connections.crypto import CredentialsDecryptionError
+from connections.providers.errors import ProviderError
 from connections.providers.types import FieldType
 from syncs.models import Direction, Sync
+from syncs.validation import list_objects, side_label
+
+logger = logging.getLogger(__name__)
 
 SIDE_SEPARATOR = ":"
 # Blank mapping rows offered under the existing ones.
@@ -38,17 +44,42 @@ def split_side(value):
     return connection_id, object_name
 
 
-def side_choices(workspace):
-    """Return choices for every object of every connection in the workspace."""
+def side_choices(workspace, failures=None):
+    """
+    Return choices for every object of every connection in the workspace.
+
+    Each active connection's provider lists its objects, with a request to
+    the tool when they differ per account (Mailchimp audiences). An inactive
+    connection, which can't be chosen anyway, offers the provider's fixed
+    objects without a request. A connection whose objects can't be listed
+    offers none, and a message saying so is appended to `failures`.
+    """
     choices = [("", "Choose a tool and object")]
     for connection in workspace.connections.order_by("display_name"):
         try:
-            objects = connection.provider_class.objects
+            if connection.status == connection.Status.ACTIVE:
+                objects = list_objects(connection)
+            else:
+                objects = connection.provider_class.objects
         except KeyError:
+            continue
+        except (ProviderError, CredentialsDecryptionError) as error:
+            logger.warning(
+                "Listing the objects of connection %s in workspace %s failed: %s",
+                connection.pk,
+                workspace.pk,
+                error,
+            )
+            if failures is not None:
+                message = error.message if isinstance(error, ProviderError) else str(error)
+                failures.append(
+                    f"The objects of {connection.display_name} could not be listed: {message}. "
+                    f"Try again in a few minutes, or verify the connection."
+                )
             continue
         status = "" if connection.status == connection.Status.ACTIVE else f" ({connection.get_status_display().lower()})"
         for object_name, object_label in objects.items():
-            label = f"{connection.display_name}{status}: {connection.provider_label} {object_label.lower()}"
+            label = f"{connection.display_name}{status}: {side_label(connection, object_name, object_label)}"
             choices.append((side_value(connection, object_name), label))
     return choices
 
@@ -62,9 +93,11 @@ class SidesForm(forms.Form):
 
     def __init__(self, *args, workspace, **kwargs):
         super().__init__(*args, **kwargs)
-        choices = side_choices(workspace)
-        self.fields["side_a"].choices = choices
-        self.fields["side_b"].choices = choices
+        failures = []
+        choices = side_choices(workspace, failures)
+        for name in ("side_a", "side_b"):
+            self.fields[name].choices = choices
+            self.fields[name].help_text = " ".join([self.fields[name].help_text, *failures])
 
 
 class SyncForm(forms.Form):

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import transaction
 
 from accounts.models import PlanLimitExceeded, Workspace
+from connections.crypto import CredentialsDecryptionError
 from connections.models import Connection
 from connections.providers.errors import ProviderError
 from syncs.engine import MappingSpec, validate_mapping, validate_transform, validate_value_map
@@ -89,20 +90,39 @@ class Side:
     connection: Connection
     object_name: str
     fields: dict = field(default_factory=dict)
+    # The object's label as the tool listed it, when it was listed.
+    object_label: str = ""
 
     @property
     def label(self):
-        return side_label(self.connection, self.object_name)
+        return side_label(self.connection, self.object_name, self.object_label)
 
 
-def side_label(connection, object_name):
-    """Return "Stripe customers" for a connection's object, falling back to the raw names."""
-    try:
-        objects = connection.provider_class.objects
-    except KeyError:
-        objects = {}
-    object_label = objects.get(object_name, object_name)
-    return f"{connection.provider_label} {object_label.lower()}"
+def side_label(connection, object_name, object_label=""):
+    """
+    Return "Stripe customers" for a connection's object, falling back to the raw names.
+
+    Without `object_label` this sends no request, so the label comes from the
+    provider's fixed objects. NOTE: objects that differ per account, such as
+    Mailchimp audiences, then show their raw name ("members:4f8a1c2b3d").
+    """
+    if not object_label:
+        try:
+            objects = connection.provider_class.objects
+        except KeyError:
+            objects = {}
+        object_label = objects.get(object_name, object_name)
+    return f"{connection.provider_label} {object_label[:1].lower()}{object_label[1:]}"
+
+
+def list_objects(connection):
+    """
+    Return the objects a connection can sync, as {name: label}, from its provider.
+
+    Providers whose objects differ per account (Mailchimp audiences) request
+    them from the tool. Raises ProviderError or CredentialsDecryptionError.
+    """
+    return connection.get_provider().list_objects()
 
 
 # Sides ----------------------------------------------------------------
@@ -147,10 +167,22 @@ def resolve_connection(workspace, value, field_name, problems):
 
 
 def check_object(connection, object_name, field_name, problems):
-    """Return True when the connection's provider offers `object_name`, else add a problem."""
-    objects = connection.provider_class.objects
+    """Return the object's label when the connection offers `object_name`, else add a problem and return None."""
+    try:
+        objects = list_objects(connection)
+    except (ProviderError, CredentialsDecryptionError) as error:
+        logger.info("Listing the objects of connection %s failed: %s", connection.pk, error)
+        message = error.message if isinstance(error, ProviderError) else str(error)
+        problems.append(
+            Problem(
+                f"Could not list the objects of {connection.display_name}: {message}. "
+                f"Nothing was saved; try again in a few minutes.",
+                field_name,
+            )
+        )
+        return None
     if object_name in objects:
-        return True
+        return objects[object_name]
     allowed = ", ".join(objects) or "none"
     problems.append(
         Problem(
@@ -159,7 +191,7 @@ def check_object(connection, object_name, field_name, problems):
             field_name,
         )
     )
-    return False
+    return None
 
 
 def discover_fields(connection, object_name):
@@ -176,10 +208,13 @@ def resolve_sides(workspace, data, problems):
         connection_field, object_field = f"connection_{letter}", f"object_{letter}"
         connection = resolve_connection(workspace, getattr(data, connection_field), connection_field, problems)
         object_name = getattr(data, object_field) or ""
-        if connection is None or not check_object(connection, object_name, object_field, problems):
+        object_label = None
+        if connection is not None:
+            object_label = check_object(connection, object_name, object_field, problems)
+        if object_label is None:
             sides[letter] = None
             continue
-        sides[letter] = Side(connection, object_name)
+        sides[letter] = Side(connection, object_name, object_label=object_label)
 
     side_a, side_b = sides["a"], sides["b"]
     if side_a and side_b and side_a.connection.pk == side_b.connection.pk and side_a.object_name == side_b.object_name:
