@@ -29,7 +29,8 @@ class ApiKeyAuthentication(authentication.BaseAuthentication):
         if not header:
             return None
         parts = header.split()
-        if len(parts) != 2 or parts[0] != self.keyword:
+        # The scheme is case-insensitive (RFC 9110, section 11.1).
+        if len(parts) != 2 or parts[0].lower() != self.keyword.lower():
             raise exceptions.AuthenticationFailed(
                 "Malformed Authorization header: expected 'Bearer <API key>'."
             )

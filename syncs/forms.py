@@ -110,8 +110,9 @@ class SyncForm(forms.Form):
     interval_minutes = forms.IntegerField(
         label="Schedule interval",
         min_value=1,
+        max_value=Sync.MAX_INTERVAL_MINUTES,
         initial=Sync.DEFAULT_INTERVAL_MINUTES,
-        help_text="Minutes between scheduled runs.",
+        help_text=f"Minutes between scheduled runs, from 1 to {Sync.MAX_INTERVAL_MINUTES} (a week).",
     )
     policy = forms.ChoiceField(
         label="Records found on one side only",

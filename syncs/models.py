@@ -40,6 +40,9 @@ class Sync(models.Model):
         BLOCKED = "blocked", "Blocked"
 
     DEFAULT_INTERVAL_MINUTES = 15
+    # A week. django-q2 stores a schedule's minutes in a small integer
+    # (at most 32,767), and a longer interval is better served by pausing.
+    MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     workspace = models.ForeignKey("accounts.Workspace", on_delete=models.CASCADE, related_name="syncs")

@@ -44,7 +44,9 @@ def update_schedule(sync):
         schedule.func = SYNC_TASK
         schedule.args = repr((sync.pk,))
         schedule.schedule_type = Schedule.MINUTES
-        schedule.minutes = sync.interval_minutes
+        # Validation caps intervals at a week; the cap here keeps a row
+        # saved some other way from breaking django-q2's whole scheduler.
+        schedule.minutes = min(sync.interval_minutes, sync.MAX_INTERVAL_MINUTES)
         schedule.repeats = -1
         schedule.save()
     return schedule

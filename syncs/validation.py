@@ -304,6 +304,15 @@ def check_settings(workspace, data, problems):
             )
         )
         return None
+    if interval > Sync.MAX_INTERVAL_MINUTES:
+        problems.append(
+            Problem(
+                f"The schedule interval must be at most {Sync.MAX_INTERVAL_MINUTES} minutes (a week); "
+                f"got {interval}. Choose a shorter interval, or pause the sync instead.",
+                "interval_minutes",
+            )
+        )
+        return None
     try:
         workspace.check_schedule_interval(interval)
     except PlanLimitExceeded as error:

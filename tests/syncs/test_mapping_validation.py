@@ -253,3 +253,11 @@ def test_changed_side_forgets_record_links(workspace, sync, billing):
 
     assert not RecordState.objects.filter(sync=sync).exists()
     assert not SyncCursor.objects.filter(sync=sync).exists()
+
+
+def test_interval_over_a_week_is_rejected(workspace, billing, crm):
+    problems = rejected(workspace, sync_data(billing, crm, interval_minutes=1_000_000_000_000))
+
+    assert problems[0].field == "interval_minutes"
+    assert "at most 10080 minutes" in problems[0].message
+    assert Sync.objects.count() == 0
