@@ -22,6 +22,11 @@ DEMO_WORKSPACE = "Demo Company"
 # Sandbox credentials seeded by sandbox.state; they open nothing outside the sandbox.
 STRIPE_KEY = "rk_test_sandbox_demo"
 HUBSPOT_TOKEN = "pat-sandbox-demo"
+ZENDESK_SUBDOMAIN = "sandboxdemo"
+ZENDESK_AGENT_EMAIL = "agent@sandboxdemo.test"
+ZENDESK_API_TOKEN = "zendesk-sandbox-token"
+MAILCHIMP_API_KEY = "0123456789abcdef0123456789abcdef-us1"
+MAILCHIMP_AUDIENCE = "members:d3m0a1b2c3"
 
 # Stripe's plan is the price nickname; HubSpot's plan_tier has no option
 # for Enterprise, so Enterprise customers fail with a clear reason until a
@@ -42,6 +47,31 @@ STRIPE_TO_HUBSPOT = [
     ("mrr", "mrr", {}),
     ("lifetime_revenue", "lifetime_revenue", {}),
     ("customer_since", "customer_since", {}),
+]
+
+
+# (Zendesk field, HubSpot property, transform): each contact's support history.
+ZENDESK_TO_HUBSPOT = [
+    ("ticket_count", "ticket_count", {}),
+    ("open_ticket_count", "open_ticket_count", {}),
+    ("last_ticket_date", "last_ticket_date", {}),
+]
+
+# Mailchimp's PLAN dropdown offers Starter, Growth and Pro, so Enterprise
+# customers fail with a clear reason until a member adds the option.
+MAILCHIMP_PLAN_MAP = {
+    "Starter monthly": "Starter",
+    "Starter yearly": "Starter",
+    "Growth monthly": "Growth",
+    "Growth yearly": "Growth",
+    "Pro monthly": "Pro",
+    "Pro yearly": "Pro",
+}
+
+# (Stripe field, Mailchimp merge field, transform): plan and billing state for campaign segments.
+STRIPE_TO_MAILCHIMP = [
+    ("plan", "merge_fields.PLAN", {"value_map": MAILCHIMP_PLAN_MAP}),
+    ("subscription_status", "merge_fields.STATUS", {}),
 ]
 
 
@@ -74,21 +104,43 @@ def reset_demo_workspace(sandbox_url):
 
     stripe = connect(workspace, user, "stripe", "Stripe (sandbox)", f"{sandbox_url}/stripe", STRIPE_KEY)
     hubspot = connect(workspace, user, "hubspot", "HubSpot (sandbox)", f"{sandbox_url}/hubspot", HUBSPOT_TOKEN)
-    sync = create_sync(workspace, user, "Stripe customers → HubSpot contacts", stripe, "customer", hubspot, "contact", STRIPE_TO_HUBSPOT)
-    return workspace, [sync]
+    zendesk = connect(
+        workspace, user, "zendesk", "Zendesk (sandbox)", f"{sandbox_url}/zendesk",
+        credentials={"email": ZENDESK_AGENT_EMAIL, "api_token": ZENDESK_API_TOKEN},
+        options={"subdomain": ZENDESK_SUBDOMAIN},
+    )
+    mailchimp = connect(
+        workspace, user, "mailchimp", "Mailchimp (sandbox)", f"{sandbox_url}/mailchimp", MAILCHIMP_API_KEY,
+        options={"dc": MAILCHIMP_API_KEY.rpartition("-")[2]},
+    )
+    syncs = [
+        create_sync(workspace, user, "Stripe customers → HubSpot contacts", stripe, "customer", hubspot, "contact",
+                    STRIPE_TO_HUBSPOT),
+        create_sync(workspace, user, "Zendesk users → HubSpot contacts", zendesk, "user", hubspot, "contact",
+                    ZENDESK_TO_HUBSPOT),
+        create_sync(workspace, user, "Stripe customers → Mailchimp audience", stripe, "customer", mailchimp,
+                    MAILCHIMP_AUDIENCE, STRIPE_TO_MAILCHIMP),
+    ]
+    return workspace, syncs
 
 
-def connect(workspace, user, provider, name, base_url, api_key):
-    """Create an API-key connection to a sandbox tool and verify it, as the connect page does."""
+def connect(workspace, user, provider, name, base_url, api_key=None, credentials=None, options=None):
+    """
+    Create an API-key connection to a sandbox tool and verify it, as the connect page does.
+
+    `credentials` replaces {"api_key": api_key} for tools that sign in with
+    more than a key (Zendesk: an agent's email and API token).
+    """
     connection = Connection(
         workspace=workspace,
         provider=provider,
         display_name=name,
         auth_method=Connection.AuthMethod.API_KEY,
         base_url=base_url,
+        options=options or {},
         created_by=user,
     )
-    connection.set_credentials({"api_key": api_key})
+    connection.set_credentials(credentials or {"api_key": api_key})
     connection.save()
     connection.verify()
     return connection
@@ -120,11 +172,8 @@ def create_sync(workspace, user, name, source, source_object, destination, desti
 
 def run_once(sync):
     """Run a sync now, in this process, and return the finished run."""
-    run, _ = start_run(sync, Run.Trigger.MANUAL)
-    run.refresh_from_db()
-    if not run.is_finished:
-        run = execute_run(run.pk)
-    return run
+    run, _ = start_run(sync, Run.Trigger.MANUAL, queue=False)
+    return execute_run(run.pk)
 
 
 def summarize(run):

@@ -134,10 +134,14 @@ class Sync(models.Model):
     def release(self, owner):
         Sync.objects.filter(pk=self.pk, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
 
-    def schedule_next(self, after=None):
-        """Set the next scheduled run one interval after `after` (now by default); missed slots collapse into one."""
-        after = after or timezone.now()
-        self.next_run_at = after + timedelta(minutes=self.interval_minutes)
+    def schedule_next(self):
+        """Record the time of the next scheduled run, as django-q2's schedule holds it, for pages and the API."""
+        from django_q.models import Schedule
+
+        from syncs.scheduling import schedule_name
+
+        next_run = Schedule.objects.filter(name=schedule_name(self)).values_list("next_run", flat=True).first()
+        self.next_run_at = next_run or timezone.now() + timedelta(minutes=self.interval_minutes)
         Sync.objects.filter(pk=self.pk).update(next_run_at=self.next_run_at)
 
     def run_now(self):

@@ -49,6 +49,9 @@ def update_schedule(sync):
         schedule.minutes = min(sync.interval_minutes, sync.MAX_INTERVAL_MINUTES)
         schedule.repeats = -1
         schedule.save()
+        # Pages and the API show the sync's next run; keep it equal to the schedule's.
+        type(sync).objects.filter(pk=sync.pk).update(next_run_at=schedule.next_run)
+        sync.next_run_at = schedule.next_run
     return schedule
 
 

@@ -12,14 +12,15 @@ logger = logging.getLogger(__name__)
 EXECUTE_TASK = "syncs.tasks.execute_run_task"
 
 
-def start_run(sync, trigger, failures=None):
+def start_run(sync, trigger, failures=None, queue=True):
     """
     Queue a run of `sync` and return (run, created).
 
     While a scheduled or manual run is queued or running, asking again
     returns that run instead of a second one, so that any number of
     workers, clicks or missed schedule slots give one run. A retry run is
-    queued behind it and starts when the sync is free.
+    queued behind it and starts when the sync is free. With `queue`
+    false the caller executes the run itself, as the demo does.
     """
     with transaction.atomic():
         locked = Sync.objects.select_for_update().get(pk=sync.pk)
@@ -35,8 +36,9 @@ def start_run(sync, trigger, failures=None):
         )
         if failures:
             RecordFailure.objects.filter(pk__in=run.retry_failure_ids).update(status=RecordFailure.Status.RETRYING)
-    logger.info("Queued %s run %s of sync %s", trigger, run.pk, sync.pk)
-    enqueue(run)
+    logger.info("Created %s run %s of sync %s", trigger, run.pk, sync.pk)
+    if queue:
+        enqueue(run)
     return run, True
 
 

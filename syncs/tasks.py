@@ -22,10 +22,15 @@ def run_scheduled_sync(sync_id):
     if sync is None or not sync.enabled or sync.status != Sync.Status.ACTIVE:
         return None
     run, _ = start_run(sync, Run.Trigger.SCHEDULE)
+    sync.schedule_next()
     return run.pk
 
 
 def execute_run_task(run_id):
+    if not Run.objects.filter(pk=run_id).exists():
+        # The sync, and its runs, were deleted while the task waited.
+        logger.warning("Run %s no longer exists; its queued task is skipped", run_id)
+        return None
     return execute_run(run_id).status
 
 

@@ -69,3 +69,22 @@ def test_manual_run_while_scheduled_run_waits_returns_it(sync, monkeypatch):
 
     assert manual == scheduled
     assert created is False
+
+
+def test_next_run_follows_schedule_after_scheduled_run(sync, monkeypatch):
+    from syncs import services
+
+    monkeypatch.setattr(services, "enqueue", lambda run: None)
+    later = timezone.now() + timedelta(minutes=15)
+    Schedule.objects.filter(name=schedule_name(sync)).update(next_run=later)
+
+    run_scheduled_sync(sync.pk)
+
+    sync.refresh_from_db()
+    assert sync.next_run_at == later
+
+
+def test_queued_task_of_deleted_run_is_skipped(sync):
+    from syncs.tasks import execute_run_task
+
+    assert execute_run_task(987654) is None

@@ -1,6 +1,7 @@
 """Show Oneprofile doing its main job against the sandbox, with nothing to sign up for."""
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from connections.providers.types import FAILURE_LABELS, FailureCategory
 from sandbox.server import SandboxServer
 from sandbox.state import DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET
 from syncs.demo import DEMO_EMAIL, DEMO_PASSWORD, reset_demo_workspace, run_once, summarize
@@ -34,6 +36,9 @@ class Command(BaseCommand):
         if not settings.SANDBOX_ENABLED:
             raise CommandError("The demo needs the sandbox, which is off: set DEBUG=true and SANDBOX_ENABLED=true.")
         self.as_json = json
+        # One log line per API call would bury the summary.
+        for name in ("connections.http", "syncs.runner", "syncs.services", "django-q", "sandbox"):
+            logging.getLogger(name).setLevel(logging.WARNING)
         sandbox = SandboxServer(port=sandbox_port)
         try:
             sandbox.start()
@@ -49,6 +54,11 @@ class Command(BaseCommand):
             if once:
                 if failed:
                     raise CommandError(failed)
+                if not json:
+                    self.stdout.write(
+                        "\nEach second run read only what changed since the first and wrote nothing."
+                        "\nRun `make demo` to open the site and see the failures with their reasons."
+                    )
                 return
             self.serve(workspace, addrport, sandbox.url)
         finally:
@@ -56,7 +66,7 @@ class Command(BaseCommand):
 
     def point_new_connections_at(self, sandbox_url):
         """Make connections created on the pages during the demo reach the sandbox, OAuth included."""
-        for provider in ("stripe", "hubspot"):
+        for provider in ("stripe", "hubspot", "zendesk", "mailchimp"):
             settings.PROVIDER_BASE_URLS[provider] = settings.PROVIDER_BASE_URLS.get(provider) or f"{sandbox_url}/{provider}"
             client = settings.OAUTH_CLIENTS.setdefault(provider, {})
             if not client.get("client_id"):
@@ -78,26 +88,33 @@ class Command(BaseCommand):
         return "; ".join(problems)
 
     def report(self, summary, attempt):
+        summary = {"attempt": attempt, **summary}
         if self.as_json:
             self.stdout.write(json.dumps(summary))
             return
-        failures = ", ".join(f"{count} {category}" for category, count in summary["failures_by_category"].items())
+        failures = ", ".join(
+            f"{count} {FAILURE_LABELS[FailureCategory(category)].lower()}"
+            for category, count in summary["failures_by_category"].items()
+        )
         self.stdout.write(
             f"{summary['sync']}, run {attempt}: {summary['status']} in {summary['seconds']} s\n"
             f"  read {summary['read']}, matched {summary['matched']}, updated {summary['updated']}, "
-            f"unchanged {summary['unchanged']}, not found {summary['unmatched']}, failed {summary['failed']}"
+            f"unchanged {summary['unchanged']}, not found in the destination {summary['unmatched']}, "
+            f"failed {summary['failed']}"
             + (f" ({failures})" if failures else "")
             + f"\n  API calls: {summary['api_calls']['read']} reads, {summary['api_calls']['write']} writes"
         )
 
     def serve(self, workspace, addrport, sandbox_url):
         host = addrport if ":" in addrport else f"127.0.0.1:{addrport}"
+        # OAuth redirect URIs and email links must point at this server.
+        settings.SITE_URL = f"http://{host}"
         self.stdout.write(
             self.style.SUCCESS("\nOneprofile demo is ready.")
             + f"\n  Open:      http://{host}{workspace.get_absolute_url()}"
             + f"\n  Email:     {DEMO_EMAIL}"
             + f"\n  Password:  {DEMO_PASSWORD}"
-            + f"\n  Sandbox:   {sandbox_url} (stand-ins for Stripe and HubSpot)"
+            + f"\n  Sandbox:   {sandbox_url} (stand-ins for Stripe, HubSpot, Zendesk and Mailchimp)"
             + "\n  Next: open Syncs, then the sync's failures to see why some records were not written,"
             + "\n  fix the plan value map in the sync editor and retry them.\n"
         )
@@ -105,6 +122,9 @@ class Command(BaseCommand):
             **os.environ,
             "STRIPE_BASE_URL": f"{sandbox_url}/stripe",
             "HUBSPOT_BASE_URL": f"{sandbox_url}/hubspot",
+            "ZENDESK_BASE_URL": f"{sandbox_url}/zendesk",
+            "MAILCHIMP_BASE_URL": f"{sandbox_url}/mailchimp",
+            "SITE_URL": settings.SITE_URL,
         }
         workers = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=environment)
         try:
