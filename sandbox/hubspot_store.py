@@ -121,6 +121,12 @@ CONTACT_PROPERTIES = (
     PropertyDefinition("paying_customer", "Paying customer", "bool", "booleancheckbox", "billing",
                        (("true", "Yes"), ("false", "No")), hubspot_defined=False),
     _text("stripe_customer_id", "Stripe customer ID", "billing", hubspot_defined=False),
+    # Support facts the demo maps from Zendesk users.
+    PropertyDefinition("ticket_count", "Ticket count", "number", "number", "support", hubspot_defined=False,
+                       integer_only=True),
+    PropertyDefinition("open_ticket_count", "Open ticket count", "number", "number", "support",
+                       hubspot_defined=False, integer_only=True),
+    PropertyDefinition("last_ticket_date", "Last ticket date", "date", "date", "support", hubspot_defined=False),
 )
 
 INDUSTRIES = (

@@ -17,6 +17,18 @@ The share `agree` of the
 overlapping contacts already hold the values a sync from Stripe would write
 (name, subscription_status, plan_tier, mrr, lifetime_revenue,
 customer_since). All names, companies and domains are invented.
+
+Zendesk: an admin and end users, 80% of whom carry a Stripe customer's
+email (a few only as a secondary identity). Some users are deactivated and
+a few have no email. Organizations follow company domains, and each user
+has 0 to 9 tickets in every status (a few deleted). The share `agree` of the HubSpot contacts that
+match a Zendesk user already hold its ticket facts.
+
+Mailchimp: one audience with merge fields FNAME, LNAME, PLAN (a dropdown
+without an Enterprise option), STATUS (text), ADDRESS, PHONE and BIRTHDAY.
+85% of its members are Stripe customers, in every member status; the share
+`agree` of them already hold their plan and subscription status. A few
+other customers' addresses were permanently deleted from the audience.
 """
 
 import datetime
@@ -86,12 +98,16 @@ ADDITIONAL_EMAIL_SHARE = 0.02
 TRIAL_DAYS = 14
 
 
-def seed_demo(state, seed=0, customers=500, contacts=None, overlap=0.9, agree=0.5, invoice_months=6, now=None):
+def seed_demo(state, seed=0, customers=500, contacts=None, overlap=0.9, agree=0.5, invoice_months=6, now=None,
+              zendesk_users=None, members=None):
     """
-    Create the demo Stripe account and HubSpot portal and fill them; return (account, portal).
+    Create the demo accounts of the four tools and fill them; return (Stripe account, HubSpot portal).
 
     `now` (Unix seconds) sets the sandbox clock, so a fixed `now` with a fixed
-    seed gives the same timestamps as well.
+    seed gives the same timestamps as well. The Zendesk account and the
+    Mailchimp account are reached through `state.zendesk_account()` and
+    `state.mailchimp_account()`; `zendesk_users` and `members` size them
+    (default 60% and 80% of `customers`).
     """
     from sandbox import state as sandbox_state
 
@@ -107,6 +123,21 @@ def seed_demo(state, seed=0, customers=500, contacts=None, overlap=0.9, agree=0.
     now = int(state.clock.now())
     if contacts is None:
         contacts = round(customers * 0.9)
+    if zendesk_users is None:
+        zendesk_users = round(customers * 0.6)
+    if members is None:
+        members = round(customers * 0.8)
+    for name, value in (("zendesk_users", zendesk_users), ("members", members)):
+        if value < 0:
+            raise ValueError(f"{name} must be zero or more, got {value}.")
+    desk = state.add_zendesk_account(
+        sandbox_state.DEMO_ZENDESK_SUBDOMAIN, "Sandbox Demo Support",
+        admin_email=sandbox_state.DEMO_ZENDESK_AGENT, api_token=sandbox_state.DEMO_ZENDESK_API_TOKEN,
+    )
+    mailchimp = state.add_mailchimp_account(
+        sandbox_state.DEMO_MAILCHIMP_ACCOUNT, "Sandbox Demo Inc.", "marketing@sandbox-demo.example.com",
+        dc="us1", api_key=sandbox_state.DEMO_MAILCHIMP_API_KEY,
+    )
     # Seeding creates millions of small objects and no reference cycles, so
     # the cyclic garbage collector would only rescan them again and again.
     collecting = gc.isenabled()
@@ -114,6 +145,10 @@ def seed_demo(state, seed=0, customers=500, contacts=None, overlap=0.9, agree=0.
     try:
         people = seed_stripe(account, seed=seed, customers=customers, invoice_months=invoice_months, now=now)
         seed_hubspot(portal, people, seed=seed, contacts=contacts, overlap=overlap, agree=agree, now=now)
+        seed_zendesk(desk, people, seed=seed, users=zendesk_users, now=now)
+        copy_ticket_facts(desk, portal, seed=seed, agree=agree)
+        seed_mailchimp(mailchimp, sandbox_state.DEMO_MAILCHIMP_LIST, people, seed=seed, members=members,
+                       agree=agree, now=now)
     finally:
         if collecting:
             gc.enable()
@@ -444,3 +479,202 @@ def _seed_companies(portal, rng, rows, start_ms):
             "lifecyclestage": "customer",
         }
         portal.create_record("companies", properties, created_ms=start_ms + index * 1000)
+
+
+# Zendesk
+
+TICKET_STATUS_WEIGHTS = (("new", 6), ("open", 14), ("pending", 8), ("hold", 3), ("solved", 34), ("closed", 35))
+TICKET_COUNT_WEIGHTS = ((0, 25), (1, 25), (2, 18), (3, 12), (4, 9), (6, 7), (9, 4))
+TICKET_SUBJECTS = (
+    "Cannot log in", "Invoice copy", "Export is stuck", "Change billing email", "API returns 500",
+    "Add a seat", "Cancel my plan", "SSO setup", "Webhook not firing", "Data looks wrong",
+)
+OPEN_TICKET_STATUSES = ("new", "open", "pending", "hold")
+ZENDESK_OVERLAP = 0.8
+SECONDARY_EMAIL_SHARE = 0.04
+INACTIVE_USER_SHARE = 0.02
+NO_EMAIL_USER_SHARE = 0.03
+DELETED_TICKET_SHARE = 0.02
+
+
+def seed_zendesk(account, people, seed=0, users=300, now=None):
+    """Fill a Zendesk account with custom fields, organizations, end users (overlapping `people`) and tickets."""
+    if users < 0:
+        raise ValueError(f"users must be zero or more, got {users}.")
+    rng = random.Random(f"zendesk:{seed}")
+    now = int(now or time.time())
+    # Exports leave out the last minute, so seeded changes end an hour ago.
+    latest = now - 3600
+    account.add_custom_field("user", "plan_tier", "dropdown", "Plan tier",
+                             options=[(name, name.lower()) for name, _monthly, _yearly in PRODUCTS])
+    account.add_custom_field("user", "seats", "integer", "Seats")
+    account.add_custom_field("user", "renewal_date", "date", "Renewal date")
+    account.add_custom_field("user", "beta_opt_in", "checkbox", "Beta opt-in")
+    account.add_custom_field("user", "vat_number", "regexp", "VAT number", regexp=r"^[A-Z]{2}[0-9A-Z]{8,12}$")
+    account.add_custom_field("organization", "account_tier", "dropdown", "Account tier",
+                             options=[("Self-serve", "self_serve"), ("Managed", "managed")])
+
+    with_email = [person for person in people if person["customer"].email]
+    rng.shuffle(with_email)
+    overlapping = min(round(users * ZENDESK_OVERLAP), len(with_email))
+    organizations = {}
+    used_emails = {person["customer"].email for person in people if person["customer"].email}
+    created_users = []
+    for person in with_email[:overlapping]:
+        customer = person["customer"]
+        created = min(customer.created + rng.randrange(0, 30 * DAY), latest - DAY)
+        domain = customer.email.rpartition("@")[2]
+        organization = organizations.get(domain)
+        if organization is None:
+            organization = account.add_organization(
+                domain.split(".")[0].capitalize(), created_at=created, domain_names=[domain],
+                organization_fields={"account_tier": rng.choice(("self_serve", "managed"))},
+            )
+            organizations[domain] = organization
+        user_fields = {}
+        plan = person["derived"].get("plan_tier")
+        if plan:
+            user_fields["plan_tier"] = plan
+        roll = rng.random()
+        email = customer.email
+        if roll < SECONDARY_EMAIL_SHARE:
+            email = _unique_email(f"{person['first']}.{person['last']}".lower(), rng.choice(PERSONAL_DOMAINS), used_emails)
+        user = account.add_user(
+            f"{person['first']} {person['last']}", email=email, created_at=created,
+            updated_at=rng.randrange(created, latest), organization_id=organization.id, user_fields=user_fields,
+            active=not SECONDARY_EMAIL_SHARE <= roll < SECONDARY_EMAIL_SHARE + INACTIVE_USER_SHARE,
+        )
+        if email != customer.email:
+            account.add_secondary_email(user, customer.email, created)
+        created_users.append(user)
+
+    start = now - HISTORY_DAYS * DAY
+    while len(created_users) < users:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        created = rng.randrange(start, latest - DAY)
+        email = None
+        phone = None
+        # The first of these users has no email at all, so every seed has one.
+        if len(created_users) > overlapping and rng.random() >= NO_EMAIL_USER_SHARE:
+            email = _unique_email(f"{first}.{last}".lower(), rng.choice(PERSONAL_DOMAINS), used_emails)
+        else:
+            phone = f"+1 555 01{rng.randrange(10, 99)} {rng.randrange(1000, 9999)}"
+        created_users.append(account.add_user(
+            f"{first} {last}", email=email, phone=phone, created_at=created, updated_at=rng.randrange(created, latest),
+        ))
+
+    for user in created_users:
+        _seed_tickets(account, rng, user, latest)
+
+
+def _seed_tickets(account, rng, user, latest):
+    count = rng.choices([n for n, _ in TICKET_COUNT_WEIGHTS], [w for _, w in TICKET_COUNT_WEIGHTS])[0]
+    for _ in range(count):
+        created = rng.randrange(user.created_at, latest - 60)
+        status = rng.choices([s for s, _ in TICKET_STATUS_WEIGHTS], [w for _, w in TICKET_STATUS_WEIGHTS])[0]
+        if rng.random() < DELETED_TICKET_SHARE:
+            status = "deleted"
+        updated = min(created + rng.randrange(0, 10 * DAY), latest)
+        account.add_ticket(user, status, rng.choice(TICKET_SUBJECTS), created_at=created, updated_at=updated,
+                           priority=rng.choice(("low", "normal", "normal", "high")))
+
+
+def ticket_facts(account):
+    """Return {user id: {"ticket_count", "open_ticket_count", "last_ticket_date"}} over non-deleted tickets."""
+    facts = {}
+    for ticket in account.tickets.values():
+        if ticket.status == "deleted":
+            continue
+        entry = facts.setdefault(ticket.requester_id, {"ticket_count": 0, "open_ticket_count": 0, "last": 0})
+        entry["ticket_count"] += 1
+        entry["open_ticket_count"] += ticket.status in OPEN_TICKET_STATUSES
+        entry["last"] = max(entry["last"], ticket.created_at)
+    return facts
+
+
+def copy_ticket_facts(account, portal, seed=0, agree=0.5):
+    """Give the share `agree` of the HubSpot contacts matching a Zendesk user that user's ticket facts already."""
+    check_share("agree", agree)
+    rng = random.Random(f"zendesk-hubspot:{seed}")
+    facts = ticket_facts(account)
+    store = portal.stores["contacts"]
+    for user in sorted(account.users.values(), key=lambda item: item.id):
+        if not user.email or user.id not in facts or rng.random() >= agree:
+            continue
+        entry = facts[user.id]
+        values = {
+            "ticket_count": str(entry["ticket_count"]),
+            "open_ticket_count": str(entry["open_ticket_count"]),
+            "last_ticket_date": str(midnight_ms(entry["last"])),
+        }
+        for record in store.active_by_email(user.email):
+            # Written in place, so the contacts' modification times stay as seeded.
+            record.properties.update(values)
+
+
+# Mailchimp
+
+MEMBER_STATUS_WEIGHTS = (
+    ("subscribed", 78), ("unsubscribed", 9), ("cleaned", 4), ("pending", 3), ("transactional", 3), ("archived", 3),
+)
+MAILCHIMP_OVERLAP = 0.85
+FORGOTTEN_SHARE = 0.01
+MEMBER_OTHER_CASE_SHARE = 0.05
+
+
+def seed_mailchimp(account, list_id, people, seed=0, members=400, agree=0.5, now=None):
+    """Create one audience with merge fields and fill it with members overlapping `people` by email."""
+    check_share("agree", agree)
+    if members < 0:
+        raise ValueError(f"members must be zero or more, got {members}.")
+    rng = random.Random(f"mailchimp:{seed}")
+    now = int(now or time.time())
+    latest = now - 3600
+    audience = account.add_list(list_id, "Sandbox Demo Newsletter", created=now - HISTORY_DAYS * DAY)
+    audience.add_merge_field("FNAME", "First Name", "text")
+    audience.add_merge_field("LNAME", "Last Name", "text")
+    # Enterprise is left out of the choices, so a sync meets rejected values.
+    audience.add_merge_field("PLAN", "Plan", "dropdown", choices=("Starter", "Growth", "Pro"))
+    audience.add_merge_field("STATUS", "Subscription status", "text")
+    audience.add_merge_field("ADDRESS", "Address", "address", public=False)
+    audience.add_merge_field("PHONE", "Phone Number", "phone", public=False)
+    audience.add_merge_field("BIRTHDAY", "Birthday", "birthday", public=False, date_format="MM/DD")
+    choices = set(audience.merge_fields["PLAN"].choices)
+
+    with_email = [person for person in people if person["customer"].email]
+    rng.shuffle(with_email)
+    overlapping = min(round(members * MAILCHIMP_OVERLAP), len(with_email))
+    statuses = [status for status, _ in MEMBER_STATUS_WEIGHTS]
+    weights = [weight for _, weight in MEMBER_STATUS_WEIGHTS]
+    for person in with_email[:overlapping]:
+        customer = person["customer"]
+        email = customer.email
+        if rng.random() < MEMBER_OTHER_CASE_SHARE:
+            email = email[0].upper() + email[1:]
+        merge_fields = {"FNAME": person["first"], "LNAME": person["last"]}
+        derived = person["derived"]
+        if rng.random() < agree:
+            plan = (derived.get("plan_tier") or "").capitalize()
+            if plan in choices:
+                merge_fields["PLAN"] = plan
+            if derived.get("subscription_status"):
+                merge_fields["STATUS"] = derived["subscription_status"]
+        signed_up = min(customer.created + rng.randrange(0, 60 * DAY), latest)
+        member = account.add_member(audience, email, rng.choices(statuses, weights)[0], merge_fields,
+                                    timestamp=signed_up, member_rating=rng.randrange(1, 6),
+                                    avg_open_rate=round(rng.random(), 2), avg_click_rate=round(rng.random() / 3, 2))
+        member.last_changed = rng.randrange(signed_up, latest + 1)
+    for person in with_email[overlapping:]:
+        if rng.random() < FORGOTTEN_SHARE:
+            account.forget(audience, person["customer"].email)
+
+    used_emails = {person["customer"].email for person in people if person["customer"].email}
+    start = now - HISTORY_DAYS * DAY
+    while len(audience.members) < members:
+        first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+        email = _unique_email(f"{first}.{last}".lower(), rng.choice(PERSONAL_DOMAINS), used_emails)
+        signed_up = rng.randrange(start, latest)
+        member = account.add_member(audience, email, rng.choices(statuses, weights)[0],
+                                    {"FNAME": first, "LNAME": last}, timestamp=signed_up)
+        member.last_changed = rng.randrange(signed_up, latest + 1)
+    return audience

@@ -1,7 +1,8 @@
 """
 HTTP server of the sandbox: one loopback server for every tool stand-in.
 
-Each tool lives under its own path prefix (`/stripe`, `/hubspot`); a new
+Each tool lives under its own path prefix (`/stripe`, `/hubspot`, `/zendesk`,
+`/mailchimp`); a new
 tool is one module with an API class and one entry in `TOOL_APIS`. The
 server speaks HTTP/1.1 with keep-alive and a thread per connection, and all
 data lives in memory in `SandboxServer.state`.
@@ -14,14 +15,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
 from sandbox import seed as seeding
+from sandbox import state as sandbox_state
 from sandbox.hubspot import HubSpotAPI
+from sandbox.mailchimp import MailchimpAPI
 from sandbox.state import SandboxState
 from sandbox.stripe import StripeAPI
 from sandbox.web import Request, Response
+from sandbox.zendesk import ZendeskAPI
 
 logger = logging.getLogger(__name__)
 
-TOOL_APIS = {"stripe": StripeAPI, "hubspot": HubSpotAPI}
+TOOL_APIS = {"stripe": StripeAPI, "hubspot": HubSpotAPI, "zendesk": ZendeskAPI, "mailchimp": MailchimpAPI}
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
@@ -96,9 +100,12 @@ class SandboxServer:
     """
     A running sandbox: `start()` serves in a background thread, `stop()` shuts it down.
 
-    With `populate` (the default) it creates the demo accounts (Stripe key
-    `sk_test_sandbox_demo`, HubSpot token `pat-sandbox-demo`) and seeds them
-    with `customers` Stripe customers and `contacts` HubSpot contacts.
+    With `populate` (the default) it creates the demo accounts: Stripe key
+    `sk_test_sandbox_demo`, HubSpot token `pat-sandbox-demo`, Zendesk agent
+    `agent@sandboxdemo.test` with API token `zendesk-sandbox-token`, and
+    Mailchimp key `0123456789abcdef0123456789abcdef-us1`. It seeds them with
+    `customers` Stripe customers, `contacts` HubSpot contacts, Zendesk users
+    with tickets and one Mailchimp audience.
     """
 
     def __init__(self, host="127.0.0.1", port=0, rate_limits=True, seed=0, populate=True, **seed_options):
@@ -166,6 +173,13 @@ def describe(server):
         "stripe_restricted_key": "rk_test_sandbox_demo",
         "hubspot_base_url": f"{server.url}/hubspot",
         "hubspot_private_app_token": "pat-sandbox-demo",
+        "zendesk_base_url": f"{server.url}/zendesk",
+        "zendesk_subdomain": sandbox_state.DEMO_ZENDESK_SUBDOMAIN,
+        "zendesk_agent_email": sandbox_state.DEMO_ZENDESK_AGENT,
+        "zendesk_api_token": sandbox_state.DEMO_ZENDESK_API_TOKEN,
+        "mailchimp_base_url": f"{server.url}/mailchimp",
+        "mailchimp_api_key": sandbox_state.DEMO_MAILCHIMP_API_KEY,
+        "mailchimp_audience_id": sandbox_state.DEMO_MAILCHIMP_LIST,
         "oauth_client_id": "sandbox-client-id",
         "oauth_client_secret": "sandbox-client-secret",
     }, indent=2)

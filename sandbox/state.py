@@ -11,14 +11,23 @@ import time
 from collections import Counter
 
 from sandbox.hubspot_store import HubSpotPortal
+from sandbox.mailchimp_store import MailchimpAccount
 from sandbox.oauth import OAuthServer
 from sandbox.stripe_store import StripeAccount
+from sandbox.zendesk_store import ZendeskAccount
 
 DEMO_STRIPE_ACCOUNT = "acct_sandboxdemo"
 DEMO_STRIPE_SECRET_KEY = "sk_test_sandbox_demo"
 DEMO_STRIPE_RESTRICTED_KEY = "rk_test_sandbox_demo"
 DEMO_HUBSPOT_PORTAL = 4242001
 DEMO_HUBSPOT_TOKEN = "pat-sandbox-demo"
+DEMO_ZENDESK_SUBDOMAIN = "sandboxdemo"
+DEMO_ZENDESK_AGENT = "agent@sandboxdemo.test"
+DEMO_ZENDESK_API_TOKEN = "zendesk-sandbox-token"
+DEMO_MAILCHIMP_ACCOUNT = "5a1d3e0b9c7f2e4d6a8b0c1d2"
+# Mailchimp API keys are 32 hexadecimal characters, a dash and the data centre.
+DEMO_MAILCHIMP_API_KEY = "0123456789abcdef0123456789abcdef-us1"
+DEMO_MAILCHIMP_LIST = "d3m0a1b2c3"
 DEFAULT_CLIENT_ID = "sandbox-client-id"
 DEFAULT_CLIENT_SECRET = "sandbox-client-secret"
 
@@ -117,9 +126,13 @@ class SandboxState:
         self.stripe_keys = {}
         self.hubspot_portals = {}
         self.hubspot_private_tokens = {}
+        self.zendesk_accounts = {}
+        self.zendesk_api_tokens = {}
+        self.mailchimp_accounts = {}
+        self.mailchimp_api_keys = {}
         self._lock = threading.RLock()
-        self.oauth.register_app("stripe", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, "Oneprofile (sandbox)")
-        self.oauth.register_app("hubspot", DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, "Oneprofile (sandbox)")
+        for tool in ("stripe", "hubspot", "zendesk", "mailchimp"):
+            self.oauth.register_app(tool, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, "Oneprofile (sandbox)")
 
     # Stripe
 
@@ -160,3 +173,38 @@ class SandboxState:
 
     def hubspot_portal(self, portal_id=DEMO_HUBSPOT_PORTAL):
         return self.hubspot_portals[portal_id]
+
+    # Zendesk
+
+    def add_zendesk_account(self, subdomain, name, admin_email=None, api_token=None):
+        """Create a Zendesk account with an admin user (when `admin_email` is given) and an optional API token."""
+        with self._lock:
+            if subdomain in self.zendesk_accounts:
+                raise ValueError(f"Zendesk account {subdomain} already exists; pick another subdomain.")
+            account = ZendeskAccount(subdomain, name, clock=self.clock)
+            self.zendesk_accounts[subdomain] = account
+            if admin_email:
+                account.add_user("Sandbox Admin", email=admin_email, role="admin",
+                                 created_at=self.clock.now() - 3 * 365 * 86400)
+            if api_token:
+                self.zendesk_api_tokens[api_token] = subdomain
+            return account
+
+    def zendesk_account(self, subdomain=DEMO_ZENDESK_SUBDOMAIN):
+        return self.zendesk_accounts[subdomain]
+
+    # Mailchimp
+
+    def add_mailchimp_account(self, account_id, name, email, dc="us1", api_key=None):
+        """Create an empty Mailchimp account, with an optional API key."""
+        with self._lock:
+            if account_id in self.mailchimp_accounts:
+                raise ValueError(f"Mailchimp account {account_id} already exists; pick another id.")
+            account = MailchimpAccount(account_id, name, email, dc, clock=self.clock)
+            self.mailchimp_accounts[account_id] = account
+            if api_key:
+                self.mailchimp_api_keys[api_key] = account_id
+            return account
+
+    def mailchimp_account(self, account_id=DEMO_MAILCHIMP_ACCOUNT):
+        return self.mailchimp_accounts[account_id]
