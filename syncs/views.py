@@ -135,7 +135,7 @@ def _fields_reference(side_a, side_b):
     return reference
 
 
-def _render_mappings(request, workspace, sync, form, formset, side_a, side_b, errors=(), status=200):
+def _render_mappings(request, workspace, sync, form, formset, side_a, side_b, errors=(), status=200, show_errors=True):
     context = {
         "form": form,
         "formset": formset,
@@ -147,8 +147,16 @@ def _render_mappings(request, workspace, sync, form, formset, side_a, side_b, er
         "value_map_help": VALUE_MAP_HELP,
         "other_transform_help": OTHER_TRANSFORM_HELP,
         "errors": list(errors),
+        "show_errors": show_errors,
     }
     return render(request, "syncs/edit_mappings.html", context, status=status)
+
+
+def _settings_initial(data):
+    """Return the posted step 2 settings as SyncForm initial values, so the form keeps them without validating."""
+    initial = {name: data.get(name, "") for name in ("side_a", "side_b", "name", "interval_minutes", "policy")}
+    initial["enabled"] = bool(data.get("enabled"))
+    return initial
 
 
 def _sync_data(form_data, side_a_value, side_b_value, mappings):
@@ -287,7 +295,10 @@ def _save_mappings(request, workspace, sync):
         data["mappings-TOTAL_FORMS"] = str(int(total) + 1 if total.isdigit() else 1)
     formset = MappingFormSet(data, prefix="mappings", form_kwargs={"fields_a": side_a.fields, "fields_b": side_b.fields})
     if "add_row" in request.POST:
-        return _render_mappings(request, workspace, sync, SyncForm(data), formset, side_a, side_b)
+        # Adding a row saves nothing, so the rows typed so far (and the new
+        # blank one) are not judged yet: their errors show on save.
+        settings_form = SyncForm(initial=_settings_initial(data))
+        return _render_mappings(request, workspace, sync, settings_form, formset, side_a, side_b, show_errors=False)
 
     if not (form.is_valid() and formset.is_valid()):
         return _render_mappings(request, workspace, sync, form, formset, side_a, side_b, status=400)

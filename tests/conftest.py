@@ -111,3 +111,12 @@ def api_client(workspace, owner):
 def outsider_api_client(other_workspace, outsider):
     """An API client holding a key of the outsider's workspace."""
     return api_client_for(other_workspace, outsider)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Say at the end of the run when the browser journey was skipped because no Chromium was found."""
+    # Under pytest-xdist only the controller prints the summary, and it loads
+    # tests/browser/conftest.py only when that folder is named on the command line.
+    from tests.browser.conftest import report_skipped_journey
+
+    report_skipped_journey(terminalreporter)
