@@ -33,6 +33,7 @@ Rules:
   A destination record that is deleted or archived is never written either.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -44,6 +45,9 @@ MAX_EMAIL_LENGTH = 254
 MAX_LOCAL_PART_LENGTH = 64
 MAX_LABEL_LENGTH = 63
 FORBIDDEN_CHARACTERS = frozenset(',;:<>()[]\\"')
+# Printable ASCII without space: the common case, checked in C; other text
+# goes through the character-by-character rule.
+PRINTABLE_ASCII = re.compile(r"[!-~]+")
 
 
 class MatchKind(StrEnum):
@@ -99,7 +103,10 @@ def is_valid_email(email):
     """Check an already trimmed address against the rules in this module's docstring."""
     if not email or len(email) > MAX_EMAIL_LENGTH or email.count("@") != 1:
         return False
-    if any(char.isspace() or not char.isprintable() or char in FORBIDDEN_CHARACTERS for char in email):
+    if PRINTABLE_ASCII.fullmatch(email):
+        if not FORBIDDEN_CHARACTERS.isdisjoint(email):
+            return False
+    elif any(char.isspace() or not char.isprintable() or char in FORBIDDEN_CHARACTERS for char in email):
         return False
 
     local, domain = email.split("@")
@@ -119,6 +126,8 @@ def _is_valid_label(label):
         return False
     if label.startswith("-") or label.endswith("-"):
         return False
+    if label.isascii():
+        return label.replace("-", "").isalnum()
     return all(char.isalnum() or char == "-" for char in label)
 
 

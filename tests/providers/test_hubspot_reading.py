@@ -291,9 +291,30 @@ def test_lookup_by_email_batches_of_100(provider):
     groups = [len(sent_json(call)["filterGroups"]) for call in calls_to("/crm/v3/objects/contacts/search")]
     assert sizes == [100, 50]
     assert max(groups) == 5
-    assert sum(groups) == 150
+    # Three searches of five, then one probe finds no contact with an additional email at all.
+    assert sum(groups) == 16
 
 
 def test_lookup_by_email_for_companies_rejected(provider):
     with pytest.raises(ProviderError, match="no email property"):
         provider.lookup_by_email("company", ["a@example.com"], [])
+
+
+def test_lookup_by_email_indexes_additional_emails_once_cheaper(provider):
+    responses.add(responses.POST, f"{CONTACTS}/batch/read", json={"status": "COMPLETE", "results": []})
+    responses.add(
+        responses.POST,
+        SEARCH,
+        json={
+            "total": 1,
+            "results": [{"id": "77", "properties": {"email": "main@example.com", "hs_additional_emails": "Person60@example.com;other@example.com"}}],
+        },
+    )
+    emails = [f"person{number}@example.com" for number in range(100)]
+
+    found = provider.lookup_by_email("contact", emails, [])
+
+    searches = [sent_json(call) for call in calls_to("/crm/v3/objects/contacts/search")]
+    assert len(searches) == 5
+    assert [record.id for record in found["person60@example.com"]] == ["77"]
+    assert searches[-1]["filterGroups"] == [{"filters": [{"propertyName": "hs_additional_emails", "operator": "HAS_PROPERTY"}]}]

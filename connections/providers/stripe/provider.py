@@ -58,9 +58,6 @@ EVENT_WINDOW_MARGIN_SECONDS = 3600
 EVENT_OVERLAP_SECONDS = 300
 # Stripe's search query language combines at most 10 clauses in one query.
 SEARCH_CLAUSES = 10
-# Up to this many changed customers, their subscriptions and invoices are
-# listed per customer. Above it, listing them all is cheaper.
-PER_CUSTOMER_LISTS_LIMIT = 20
 
 CUSTOMER_EVENTS = ("customer.created", "customer.updated", "customer.deleted")
 SUBSCRIPTION_EVENTS = (
@@ -365,18 +362,25 @@ class StripeProvider(Provider):
         billing = Billing()
         wants_subscriptions = bool(fields & SUBSCRIPTION_FIELDS)
         wants_invoices = "lifetime_revenue" in fields
-        per_customer = customer_ids is not None and len(customer_ids) <= PER_CUSTOMER_LISTS_LIMIT
+        # An incremental read lists billing per changed customer, so its cost
+        # follows the number of changes rather than the size of the account.
+        per_customer = customer_ids is not None
         filters = [{"customer": customer_id} for customer_id in customer_ids] if per_customer else [{}]
 
+        # Only the few attributes the derived fields read are kept, page by
+        # page: a full Stripe subscription or invoice takes about 8 KB in
+        # memory, so 100,000 customers' billing would take gigabytes.
+        prices = {}
+        paid = {}
         for extra in filters:
             if wants_subscriptions:
-                for subscription in self._list_all("/v1/subscriptions", {"status": "all", **extra}):
+                for subscription in self._iterate_all("/v1/subscriptions", {"status": "all", **extra}):
                     owner = related_customer_id(subscription.get("customer"))
-                    billing.subscriptions.setdefault(owner, []).append(subscription)
+                    billing.subscriptions.setdefault(owner, []).append(slim_subscription(subscription, prices))
             if wants_invoices:
-                for invoice in self._list_all("/v1/invoices", {"status": "paid", **extra}):
-                    owner = related_customer_id(invoice.get("customer"))
-                    billing.invoices.setdefault(owner, []).append(invoice)
+                for invoice in self._iterate_all("/v1/invoices", {"status": "paid", **extra}):
+                    add_paid_invoice(paid, invoice)
+        billing.invoices = paid_invoice_totals(paid)
         if "plan" in fields:
             billing.product_names = {
                 product["id"]: product.get("name") for product in self._list_all("/v1/products", {})
@@ -535,14 +539,17 @@ class StripeProvider(Provider):
 
     def _list_all(self, path, params):
         """Return every object of a list endpoint, following `starting_after` until `has_more` is false."""
+        return list(self._iterate_all(path, params))
+
+    def _iterate_all(self, path, params):
+        """Yield every object of a list endpoint, one page in memory at a time."""
         params = {**params, "limit": PAGE_SIZE}
-        objects = []
         while True:
             body = self._get(path, params)
             data = body.get("data") or []
-            objects.extend(data)
+            yield from data
             if not body.get("has_more") or not data:
-                return objects
+                return
             params["starting_after"] = data[-1]["id"]
 
     def _search_all(self, path, query):
@@ -559,3 +566,60 @@ class StripeProvider(Provider):
 def search_literal(text):
     """Escape text for a single-quoted value of Stripe's search query language."""
     return text.replace("\\", "\\\\").replace("'", "\\'")
+
+
+PRICE_KEYS = (
+    "nickname", "unit_amount", "unit_amount_decimal", "amount", "amount_decimal",
+    "interval", "interval_count", "usage_type",
+)
+SUBSCRIPTION_KEYS = ("status", "created", "currency", "cancel_at_period_end", "current_period_end")
+
+
+def slim_price(price, prices):
+    """Return the attributes of a price the derived fields read, one shared dict per price id."""
+    key = price.get("id") or id(price)
+    if key not in prices:
+        slim = {name: price[name] for name in PRICE_KEYS if name in price}
+        if price.get("recurring"):
+            recurring = price["recurring"]
+            slim["recurring"] = {name: recurring.get(name) for name in ("interval", "interval_count", "usage_type")}
+        product = price.get("product")
+        slim["product"] = {"name": product.get("name")} if isinstance(product, dict) else product
+        prices[key] = slim
+    return prices[key]
+
+
+def slim_subscription(subscription, prices):
+    """Return the attributes of a subscription that derived_values() reads."""
+    slim = {name: subscription[name] for name in SUBSCRIPTION_KEYS if name in subscription}
+    items = []
+    for item in (subscription.get("items") or {}).get("data") or []:
+        price = item.get("price") or item.get("plan") or {}
+        items.append({
+            "quantity": item.get("quantity"),
+            "current_period_end": item.get("current_period_end"),
+            "price": slim_price(price, prices),
+        })
+    slim["items"] = {"data": items}
+    return slim
+
+
+def add_paid_invoice(paid, invoice):
+    """Add a paid invoice to its customer's total in its currency, keeping the latest creation time."""
+    if invoice.get("status") != "paid":
+        return
+    owner = related_customer_id(invoice.get("customer"))
+    totals = paid.setdefault(owner, {})
+    amount, created = totals.get(invoice.get("currency"), (0, 0))
+    totals[invoice.get("currency")] = (amount + (invoice.get("amount_paid") or 0), max(created, invoice.get("created") or 0))
+
+
+def paid_invoice_totals(paid):
+    """Return one summary invoice per customer and currency, which lifetime_revenue() reads like the invoices."""
+    return {
+        owner: [
+            {"status": "paid", "currency": currency, "amount_paid": amount, "created": created}
+            for currency, (amount, created) in totals.items()
+        ]
+        for owner, totals in paid.items()
+    }
