@@ -89,6 +89,7 @@ class ProviderSession:
         refresh=None,
         classify=None,
         throttle=None,
+        max_requests_per_second=None,
         timeout=(CONNECT_TIMEOUT, READ_TIMEOUT),
         max_retries=MAX_RETRIES,
         sleep=time.sleep,
@@ -100,6 +101,10 @@ class ProviderSession:
         self.refresh = refresh
         self.classify = classify or default_classify
         self.throttle = throttle
+        # Requests are spaced at least this far apart, for tools that
+        # publish a rate and send no Retry-After with their 429s.
+        self.min_interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
+        self.last_request_at = None
         self.timeout = timeout
         self.max_retries = max_retries
         self.sleep = sleep
@@ -127,6 +132,7 @@ class ProviderSession:
             # Built afresh on every attempt, so a retry after a refresh
             # carries the new access token.
             kwargs["headers"] = {**self.auth(), **extra_headers}
+            self.pace()
             self.calls[kind] += 1
             started = time.monotonic()
             try:
@@ -172,6 +178,18 @@ class ProviderSession:
                 if pause:
                     self.sleep(pause)
             return response
+
+    def pace(self):
+        """Wait until the minimum interval since the previous request has passed."""
+        if not self.min_interval:
+            return
+        now = time.monotonic()
+        if self.last_request_at is not None:
+            wait = self.last_request_at + self.min_interval - now
+            if wait > 0:
+                self.sleep(wait)
+                now += wait
+        self.last_request_at = now
 
     def get(self, url, **kwargs):
         return self.request("GET", url, **kwargs)

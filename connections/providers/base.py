@@ -64,6 +64,8 @@ class Provider:
     objects = {}
     lookup_batch_size = 100
     write_batch_size = 100
+    # Client-side pacing for tools without a usable Retry-After; None means none.
+    max_requests_per_second = None
 
     def __init__(self, connection, session=None):
         self.connection = connection
@@ -76,6 +78,7 @@ class Provider:
             refresh=self.refresh_credentials,
             classify=self.classify_error,
             throttle=self.throttle,
+            max_requests_per_second=self.max_requests_per_second,
         )
 
     # Connecting --------------------------------------------------------

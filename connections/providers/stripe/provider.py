@@ -104,6 +104,10 @@ class StripeProvider(Provider):
     # Stripe has no batch update: each record is its own request, so a batch
     # only bounds how many writes one engine step sends.
     write_batch_size = 100
+    # Stripe allows 25 requests a second per endpoint (and in test mode in
+    # all), and its 429s carry no Retry-After, so requests are paced
+    # instead (https://docs.stripe.com/rate-limits).
+    max_requests_per_second = 25
 
     def __init__(self, connection, session=None, clock=time.time):
         super().__init__(connection, session)
