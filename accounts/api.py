@@ -3,11 +3,13 @@
 import logging
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import generics, mixins, serializers
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import ApiKey, Membership, Plan, Workspace
+from accounts.validators import validate_visible_text
 from oneprofile.api import StrictFieldsMixin, WorkspaceReadOnlyViewSet, WorkspaceScopedMixin
 
 logger = logging.getLogger(__name__)
@@ -57,6 +59,10 @@ class WorkspaceSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         read_only_fields = ["public_id", "slug", "plan", "created_at"]
 
     def validate_name(self, value):
+        try:
+            validate_visible_text(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(error.messages) from None
         if len(value) > WORKSPACE_NAME_MAX_LENGTH:
             raise serializers.ValidationError(
                 f"The workspace name has {len(value)} characters, more than the "

@@ -12,6 +12,7 @@ from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.validators import validate_visible_text
 from accounts.models import (
     Invitation,
     Membership,
@@ -85,6 +86,7 @@ class SignupForm(forms.Form):
         max_length=100,
         required=False,
         help_text="Usually your company's name. You can rename it later.",
+        validators=[validate_visible_text],
     )
     invitation = forms.CharField(widget=forms.HiddenInput, required=False)
 
@@ -166,6 +168,7 @@ class WorkspaceForm(forms.Form):
         label="Workspace name",
         max_length=100,
         help_text="Usually your company's or team's name.",
+        validators=[validate_visible_text],
     )
 
     def save(self, owner):
@@ -207,6 +210,11 @@ class WorkspaceSettingsForm(forms.ModelForm):
         model = Workspace
         fields = ["name", "slack_webhook_url"]
         labels = {"name": "Workspace name"}
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        validate_visible_text(name)
+        return name
 
     def clean_slack_webhook_url(self):
         value = self.cleaned_data["slack_webhook_url"].strip()

@@ -101,8 +101,9 @@ class ProviderSession:
         self.refresh = refresh
         self.classify = classify or default_classify
         self.throttle = throttle
-        # Requests are spaced at least this far apart, for tools that
-        # publish a rate and send no Retry-After with their 429s.
+        # After the tool's first 429, requests are spaced at least this far
+        # apart, for tools that publish a rate but send no Retry-After.
+        # Until then nothing waits, as the account may allow more.
         self.min_interval = 1.0 / max_requests_per_second if max_requests_per_second else 0.0
         self.last_request_at = None
         self.timeout = timeout
@@ -180,11 +181,11 @@ class ProviderSession:
             return response
 
     def pace(self):
-        """Wait until the minimum interval since the previous request has passed."""
+        """Wait, once the tool has rate-limited this session, until the minimum interval has passed."""
         if not self.min_interval:
             return
         now = time.monotonic()
-        if self.last_request_at is not None:
+        if self.rate_limited and self.last_request_at is not None:
             wait = self.last_request_at + self.min_interval - now
             if wait > 0:
                 self.sleep(wait)

@@ -67,9 +67,20 @@ _require_in_production(
 )
 if not ENCRYPTION_KEYS:
     ENCRYPTION_KEYS = [DEVELOPMENT_ENCRYPTION_KEY]
+for _position, _key in enumerate(ENCRYPTION_KEYS, start=1):
+    try:
+        if len(base64.urlsafe_b64decode(_key.strip().encode())) != 32:
+            raise ValueError
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"ENCRYPTION_KEYS entry {_position} is not a valid Fernet key: each key is "
+            f"32 bytes in URL-safe base64 (44 characters). .env.example shows how to "
+            f"generate one."
+        ) from None
 
+# Production has no default: the site answers only the hosts it is given.
 ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"]
+    "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 

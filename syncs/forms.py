@@ -253,7 +253,17 @@ class MappingRowForm(forms.Form):
         return [f"{value} ({label})" if label != value else value for value, label in spec.options.items()]
 
 
-MappingFormSet = formset_factory(MappingRowForm, extra=0, can_delete=True)
+# A sync maps a handful of fields; the cap keeps a forged row count from
+# making the server build thousands of rows.
+MAX_MAPPING_ROWS = 50
+MappingFormSet = formset_factory(
+    MappingRowForm,
+    extra=0,
+    can_delete=True,
+    max_num=MAX_MAPPING_ROWS,
+    absolute_max=MAX_MAPPING_ROWS,
+    validate_max=True,
+)
 
 
 def mapping_initial(mapping):

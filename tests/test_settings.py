@@ -66,3 +66,10 @@ def test_makemigrations_is_clean():
     result = run_manage("makemigrations", "--check", "--dry-run")
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_malformed_encryption_key_is_rejected_at_start():
+    result = run_manage("check", ENCRYPTION_KEYS="not-a-key")
+
+    assert result.returncode != 0
+    assert "ENCRYPTION_KEYS entry 1 is not a valid Fernet key" in result.stderr

@@ -108,3 +108,17 @@ def test_member_cannot_rename(member_client, workspace):
     workspace.refresh_from_db()
     assert response.status_code == 403
     assert workspace.name == "Acme"
+
+
+def test_rename_with_invisible_characters_is_rejected(owner_client, workspace):
+    from django.urls import reverse
+
+    response = owner_client.post(
+        reverse("accounts:settings", args=[workspace.public_id]),
+        {"name": "Acme\u202e\u200b", "slack_webhook_url": ""},
+    )
+
+    workspace.refresh_from_db()
+    assert response.status_code == 400
+    assert "invisible or control characters (U+200B, U+202E)" in response.content.decode()
+    assert workspace.name == "Acme"

@@ -3,7 +3,22 @@ import responses
 from connections.http import ProviderSession
 
 
-def test_session_spaces_requests_by_min_interval():
+def test_session_paces_after_first_429():
+    delays = []
+    session = ProviderSession("tool", 1, max_requests_per_second=25, sleep=delays.append)
+    responses.add(responses.GET, "https://api.example.test/items", status=429)
+    responses.add(responses.GET, "https://api.example.test/items", json={})
+
+    for _ in range(3):
+        session.get("https://api.example.test/items")
+
+    backoff, pacing = delays[0], delays[1:]
+    assert backoff >= 0
+    assert len(pacing) == 3
+    assert all(delay > 0 for delay in pacing)
+
+
+def test_session_does_not_pace_before_any_429():
     delays = []
     session = ProviderSession("tool", 1, max_requests_per_second=25, sleep=delays.append)
     responses.add(responses.GET, "https://api.example.test/items", json={})
@@ -11,9 +26,7 @@ def test_session_spaces_requests_by_min_interval():
     for _ in range(3):
         session.get("https://api.example.test/items")
 
-    assert len(delays) == 2
-    assert 0 < delays[0] <= 0.04
-    assert delays[1] > 0
+    assert delays == []
 
 
 def test_session_without_rate_does_not_wait():

@@ -137,6 +137,19 @@ def test_add_row_adds_blank_row_without_saving(owner_client, workspace, billing,
     assert counts() == (0, 0)
 
 
+def test_forged_row_count_is_capped(owner_client, workspace, billing, crm, counts):
+    from syncs.forms import MAX_MAPPING_ROWS
+
+    data = mapping_post(billing, crm, [("name", "a_to_b", "name", "")], add_row="1")
+    data["mappings-TOTAL_FORMS"] = "100000000"
+
+    response = owner_client.post(new_url(workspace), data)
+
+    assert response.status_code == 200
+    assert len(response.context["formset"].forms) == MAX_MAPPING_ROWS
+    assert counts() == (0, 0)
+
+
 def test_row_with_one_field_is_rejected(owner_client, workspace, billing, crm, counts):
     response = owner_client.post(new_url(workspace), mapping_post(billing, crm, [("name", "a_to_b", "", "")]))
 

@@ -105,8 +105,8 @@ class StripeProvider(Provider):
     # only bounds how many writes one engine step sends.
     write_batch_size = 100
     # Stripe allows 25 requests a second per endpoint (and in test mode in
-    # all), and its 429s carry no Retry-After, so requests are paced
-    # instead (https://docs.stripe.com/rate-limits).
+    # all), and its 429s carry no Retry-After, so after a first 429 the
+    # session paces requests (https://docs.stripe.com/rate-limits).
     max_requests_per_second = 25
 
     def __init__(self, connection, session=None, clock=time.time):
