@@ -194,8 +194,33 @@ def dashboard(request, workspace):
         ],
         "pending_invitation_count": pending_invitations(workspace).count(),
         "active_api_key_count": workspace.api_keys.active().count(),
+        **sync_overview(workspace),
     }
     return render(request, "accounts/dashboard.html", context)
+
+
+def sync_overview(workspace):
+    """Return the connections and syncs a member checks first: their state, last runs and open failures."""
+    from django.db.models import Count, Q
+
+    from connections.models import Connection
+    from syncs.models import RecordFailure, Sync
+
+    connections = list(Connection.objects.filter(workspace=workspace).order_by("display_name"))
+    live = [RecordFailure.Status.OPEN, RecordFailure.Status.RETRYING]
+    syncs = list(
+        Sync.objects.filter(workspace=workspace)
+        .select_related("connection_a", "connection_b")
+        .annotate(open_failure_count=Count("failures", filter=Q(failures__status__in=live)))
+        .order_by("name")
+    )
+    for sync in syncs:
+        sync.last_run = sync.runs.order_by("-created_at").first()
+    return {
+        "connections": connections,
+        "connections_needing_attention": [c for c in connections if c.status != Connection.Status.ACTIVE],
+        "syncs": syncs,
+    }
 
 
 @workspace_view(manager_only=True)

@@ -128,3 +128,39 @@ def test_nav_renders_without_connections_and_syncs_pages(owner_client, workspace
 
     assert response.status_code == 200
     assert b'aria-label="Workspace"' in response.content
+
+
+def test_dashboard_lists_syncs_with_open_failures(owner_client, workspace):
+    from django.urls import reverse
+
+    from connections.models import Connection
+    from syncs.models import RecordFailure, Run, Sync
+
+    sides = []
+    for name in ("Billing", "CRM"):
+        connection = Connection(workspace=workspace, provider="stripe", display_name=name, auth_method="api_key")
+        connection.set_credentials({"api_key": "rk_test_x"})
+        connection.save()
+        sides.append(connection)
+    sync = Sync.objects.create(
+        workspace=workspace, name="Billing to CRM", connection_a=sides[0], object_a="customer",
+        connection_b=sides[1], object_b="contact",
+    )
+    run = Run.objects.create(sync=sync, trigger=Run.Trigger.MANUAL, status=Run.Status.PARTIAL)
+    RecordFailure.objects.create(
+        sync=sync, run=run, record_key="ann@example.com", direction="a_to_b", category="rejected_value", message="No"
+    )
+
+    content = owner_client.get(reverse("accounts:dashboard", args=[workspace.public_id])).content.decode()
+
+    assert "Billing to CRM" in content
+    assert "Finished with failures" in content
+    assert reverse("syncs:failures", args=[workspace.public_id, sync.public_id]) in content
+
+
+def test_dashboard_without_connections_says_where_to_start(owner_client, workspace):
+    from django.urls import reverse
+
+    content = owner_client.get(reverse("accounts:dashboard", args=[workspace.public_id])).content.decode()
+
+    assert "connecting two tools" in content
