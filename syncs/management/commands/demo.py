@@ -3,6 +3,7 @@
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 
@@ -126,9 +127,30 @@ class Command(BaseCommand):
             "MAILCHIMP_BASE_URL": f"{sandbox_url}/mailchimp",
             "SITE_URL": settings.SITE_URL,
         }
-        workers = subprocess.Popen([sys.executable, "manage.py", "qcluster"], cwd=settings.BASE_DIR, env=environment)
+        # The cluster gets its own process group, so that stopping the demo
+        # stops the cluster's worker processes too.
+        workers = subprocess.Popen(
+            [sys.executable, "manage.py", "qcluster"],
+            cwd=settings.BASE_DIR,
+            env=environment,
+            start_new_session=True,
+        )
+        # SIGTERM (from kill or a process manager) ends the demo like Ctrl-C,
+        # so the cluster below is stopped instead of left running.
+        signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
         try:
             call_command("runserver", addrport, use_reloader=False)
         finally:
-            workers.terminate()
-            workers.wait(timeout=30)
+            stop_process_group(workers)
+
+
+def stop_process_group(process, grace_seconds=10):
+    """Ask a process group to stop, and kill it when it is still running after `grace_seconds`."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    except ProcessLookupError:
+        pass
