@@ -14,6 +14,7 @@ from django.db.models.deletion import Collector
 from django.utils import timezone
 
 from accounts.models import Workspace
+from connections.crypto import encrypt_credentials
 from connections.models import Connection
 from connections.providers.errors import ProviderError
 
@@ -244,7 +245,11 @@ def replace_credentials(connection, candidate, identity):
         # The row lock keeps a concurrent token refresh from writing the old
         # credentials back over the new ones.
         locked = Connection.objects.select_for_update().get(pk=connection.pk)
-        locked.encrypted_credentials = candidate.encrypted_credentials
+        credentials = candidate.get_credentials()
+        secret = locked.get_credentials().get("webhook_secret")
+        if secret and "webhook_secret" not in credentials:
+            credentials["webhook_secret"] = secret
+        locked.encrypted_credentials = encrypt_credentials(credentials)
         locked.token_expires_at = candidate.token_expires_at
         locked.options = candidate.options
         locked.account_id = identity.account_id

@@ -110,12 +110,14 @@ class Connection(models.Model):
 
     def store_tokens(self, token_set):
         """Set the credentials from an OAuth TokenSet, keeping the old refresh token when none was returned."""
+        previous = self.get_credentials() if self.encrypted_credentials else {}
         credentials = {"access_token": token_set.access_token}
-        refresh_token = token_set.refresh_token
-        if not refresh_token and self.encrypted_credentials:
-            refresh_token = self.get_credentials().get("refresh_token")
+        refresh_token = token_set.refresh_token or previous.get("refresh_token")
         if refresh_token:
             credentials["refresh_token"] = refresh_token
+        # The webhook signing secret is set by a member, not by the tool.
+        if previous.get("webhook_secret"):
+            credentials["webhook_secret"] = previous["webhook_secret"]
         self.set_credentials(credentials, token_set.expires_in)
 
     def token_needs_refresh(self):

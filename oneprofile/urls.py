@@ -16,5 +16,6 @@ urlpatterns = [
     path("api/v1/", include((api_patterns, "api"))),
     path("", include("accounts.urls")),
     path("", include("connections.urls")),
+    path("", include("connections.webhook_urls")),
     path("", include("syncs.urls")),
 ]

@@ -233,6 +233,7 @@ class Run(models.Model):
         SCHEDULE = "schedule", "Schedule"
         MANUAL = "manual", "Manual"
         RETRY = "retry", "Retry"
+        WEBHOOK = "webhook", "Webhook"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
