@@ -6,7 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from connections.providers.types import FailureCategory, FieldSpec, FieldType
+from connections.providers.hubspot.wire import to_wire
+from connections.providers.types import FailureCategory, FieldSpec, FieldType, Record
+from syncs.engine import CreatePolicy, MappingSpec, plan_batch
 from syncs.engine.conversion import ConversionError, convert, to_text
 from syncs.engine.dates import epoch_milliseconds
 
@@ -69,6 +71,28 @@ def test_datetime_from_epoch_seconds(server_time_zone):
 
     assert converted == datetime(2024, 12, 4, 11, 39, 5, tzinfo=UTC)
     assert epoch_milliseconds(converted) == 1733312345000
+
+
+@pytest.mark.parametrize(
+    ("created", "expected"),
+    [
+        (1733312345, "1733270400000"),
+        ("1733312345", "1733270400000"),
+        ("2024-12-04T11:39:05Z", "1733270400000"),
+        # 23:59:59 in New York is already 5 December in UTC.
+        ("2024-12-04T23:59:59-05:00", "1733356800000"),
+    ],
+)
+def test_hubspot_date_property_is_utc_midnight(server_time_zone, created, expected):
+    created_field = FieldSpec(name="created", label="Created", type=FieldType.DATETIME, writable=False)
+    source = Record(id="cus_P1", email="pia@example.com", values={"created": created})
+    contact = Record(id="501", email="pia@example.com", values={"customer_since": ""})
+
+    plan = plan_batch(
+        [source], {"pia@example.com": [contact]}, [MappingSpec(created_field, DATE)], CreatePolicy.UPDATE_ONLY
+    )
+
+    assert to_wire(plan.writes[0].values["customer_since"], DATE) == expected
 
 
 def test_datetime_from_epoch_milliseconds():

@@ -352,3 +352,34 @@ def test_create_conflict_in_batch_isolates_existing_contact(provider):
 
     assert [outcome.record_id for outcome in outcomes] == ["70a", "6001", "70i"]
     assert all(outcome.ok for outcome in outcomes)
+
+
+PHONE_ERROR = {
+    "status": "error",
+    "category": "VALIDATION_ERROR",
+    "message": 'Property values were not valid: [{"isValid":false,"message":"Phone number is invalid","error":"INVALID_PHONE_NUMBER","name":"phone"}]',
+}
+
+
+def test_same_rejection_in_both_halves_fails_only_bad_records(workspace):
+    responses.add(responses.GET, f"{API}/crm/v3/properties/contacts", json=load("properties_contacts"))
+    provider = make_provider(create_connection(workspace))
+
+    def reply(request):
+        inputs = json.loads(request.body)["inputs"]
+        if any(item["properties"].get("phone") == "bad" for item in inputs):
+            return 400, {}, json.dumps(PHONE_ERROR)
+        results = [{"id": item["id"], "properties": item["properties"]} for item in inputs]
+        return 200, {}, json.dumps({"status": "COMPLETE", "results": results})
+
+    responses.add_callback(responses.POST, f"{API}/crm/v3/objects/contacts/batch/update", callback=reply)
+    writes = [
+        RecordWrite(key="a@example.com", record_id="1", values={"phone": "bad"}),
+        RecordWrite(key="b@example.com", record_id="2", values={"phone": "+15550102"}),
+        RecordWrite(key="c@example.com", record_id="3", values={"phone": "bad"}),
+        RecordWrite(key="d@example.com", record_id="4", values={"phone": "+15550104"}),
+    ]
+
+    outcomes = provider.write("contact", writes)
+
+    assert [outcome.ok for outcome in outcomes] == [False, True, False, True]

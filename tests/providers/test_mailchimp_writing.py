@@ -1,9 +1,11 @@
 """Writing Mailchimp members: batch subscribe, per-member outcomes, consent and encodings."""
 
+import json
 from datetime import date
 from decimal import Decimal
 
 import pytest
+import requests
 import responses
 
 from connections.providers.mailchimp.wire import subscriber_hash
@@ -140,6 +142,118 @@ def test_batch_500_fails_every_member_as_transient(provider):
     assert outcomes[0].category == FailureCategory.TOOL_ERROR
     assert len(calls_to(BATCH_URL, "POST")) == 5
     assert len(provider.delays) == 4
+
+
+def fails_for(*bad_emails):
+    """Return a batch subscribe callback that responds with 500 to any batch holding one of `bad_emails`."""
+
+    def reply(request):
+        members = json.loads(request.body)["members"]
+        if any(member["email_address"] in bad_emails for member in members):
+            return 500, {}, json.dumps(load("error_internal.json"))
+        updated = [{"id": subscriber_hash(m["email_address"]), "email_address": m["email_address"]} for m in members]
+        return 200, {}, json.dumps({"new_members": [], "updated_members": updated, "errors": [], "error_count": 0})
+
+    return reply
+
+
+def sent_batches():
+    return [[member["email_address"] for member in request_json(call)["members"]] for call in calls_to(BATCH_URL, "POST")]
+
+
+def test_batch_500_fails_only_member_at_fault(provider):
+    responses.add_callback(responses.POST, BATCH_URL, callback=fails_for("liz@blocked.example.test"))
+    emails = ["ada@example.test", "bo@example.test", "liz@blocked.example.test", "ned@example.test"]
+
+    outcomes = provider.write(OBJECT, [update(email, {"merge_fields.FNAME": "X"}) for email in emails])
+
+    assert [outcome.ok for outcome in outcomes] == [True, True, False, True]
+    assert outcomes[2].category == FailureCategory.TOOL_ERROR
+    assert outcomes[2].category.is_transient
+    assert "liz@blocked.example.test sent alone" in outcomes[2].message
+    assert outcomes[3].record_id == subscriber_hash("ned@example.test")
+
+
+def test_batch_500_resends_halves_down_to_member(provider):
+    responses.add_callback(responses.POST, BATCH_URL, callback=fails_for("liz@blocked.example.test"))
+    emails = ["ada@example.test", "bo@example.test", "liz@blocked.example.test", "ned@example.test"]
+
+    provider.write(OBJECT, [update(email, {"merge_fields.FNAME": "X"}) for email in emails])
+
+    distinct = []
+    for batch in sent_batches():
+        if batch not in distinct:
+            distinct.append(batch)
+    assert distinct == [
+        emails,
+        ["ada@example.test", "bo@example.test"],
+        ["liz@blocked.example.test", "ned@example.test"],
+        ["liz@blocked.example.test"],
+        ["ned@example.test"],
+    ]
+
+
+def test_batch_500_split_costs_two_requests_a_level(provider):
+    bad = "p13@example.test"
+    responses.add_callback(responses.POST, BATCH_URL, callback=fails_for(bad))
+    emails = [f"p{number}@example.test" for number in range(16)]
+
+    outcomes = provider.write(OBJECT, [update(email, {"merge_fields.FNAME": "X"}) for email in emails])
+
+    failing_sends = provider.http.max_retries + 1
+    # 16 members: the batch, then two halves at each of four levels. Every send that contains the bad member is retried.
+    assert len(calls_to(BATCH_URL, "POST")) == failing_sends + 4 * (failing_sends + 1)
+    assert [outcome.key for outcome in outcomes if not outcome.ok] == [bad]
+
+
+def test_batch_wide_500_fails_all_after_one_split(provider):
+    responses.add(responses.POST, BATCH_URL, status=500, json=load("error_internal.json"))
+    emails = [f"p{number}@example.test" for number in range(8)]
+
+    outcomes = provider.write(OBJECT, [update(email, {"merge_fields.FNAME": "X"}) for email in emails])
+
+    sizes = [len(batch) for batch in sent_batches()]
+    failing_sends = provider.http.max_retries + 1
+    assert sizes == [8] * failing_sends + [4] * failing_sends + [4] * failing_sends
+    assert {outcome.category for outcome in outcomes} == {FailureCategory.TOOL_ERROR}
+    assert all(outcome.category.is_transient for outcome in outcomes)
+
+
+def test_batch_500_of_one_member_is_not_split(provider):
+    responses.add(responses.POST, BATCH_URL, status=500, json=load("error_internal.json"))
+
+    outcomes = provider.write(OBJECT, [update("liam@example.test", {"merge_fields.FNAME": "Liam"})])
+
+    assert len(calls_to(BATCH_URL, "POST")) == provider.http.max_retries + 1
+    assert "sent alone" not in outcomes[0].message
+
+
+def test_batch_timeout_is_not_split(provider):
+    responses.add(responses.POST, BATCH_URL, body=requests.Timeout("read timed out"))
+    emails = ["ada@example.test", "bo@example.test"]
+
+    outcomes = provider.write(OBJECT, [update(email, {"merge_fields.FNAME": "X"}) for email in emails])
+
+    assert [len(batch) for batch in sent_batches()] == [2] * (provider.http.max_retries + 1)
+    assert {outcome.category for outcome in outcomes} == {FailureCategory.TIMEOUT}
+
+
+def test_half_400_naming_member_after_split(provider):
+    def reply(request):
+        members = json.loads(request.body)["members"]
+        if len(members) == 4:
+            return 500, {}, json.dumps(load("error_internal.json"))
+        if [member["email_address"] for member in members] == ["ada@example.test", "bo@example.test"]:
+            return 400, {}, json.dumps(load("error_batch_item.json"))
+        return fails_for()(request)
+
+    responses.add_callback(responses.POST, BATCH_URL, callback=reply)
+    emails = ["ada@example.test", "bo@example.test", "cy@example.test", "ned@example.test"]
+
+    outcomes = provider.write(OBJECT, [update(email, {"merge_fields.FNAME": "X"}) for email in emails])
+
+    assert [outcome.ok for outcome in outcomes] == [True, False, True, True]
+    assert outcomes[1].category == FailureCategory.REJECTED_VALUE
 
 
 # Consent ------------------------------------------------------------------------

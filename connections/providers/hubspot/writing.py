@@ -100,6 +100,25 @@ def error_signature(error):
     return (error.category, error.status, body.get("message") if body else error.message)
 
 
+# Property errors about the property itself, not a record's value: every
+# record that writes the property fails alike.
+PROPERTY_SCHEMA_ERRORS = {"PROPERTY_DOESNT_EXIST", "READ_ONLY_VALUE", "PROPERTY_NOT_WRITABLE"}
+
+
+def is_batch_wide(error):
+    """
+    Tell whether an error that failed two halves alike can be the whole batch's.
+
+    A rejected value (an invalid email or phone, an unknown option) belongs
+    to records, and two bad records can sit in both halves with the same
+    message, so such a batch is split down to single records. An unknown
+    or read-only property fails every record that writes it.
+    """
+    body = getattr(error, "body", None) or {}
+    problems = property_errors(body) if error.category == FailureCategory.REJECTED_VALUE else []
+    return not problems or all(problem.get("code") in PROPERTY_SCHEMA_ERRORS for problem in problems)
+
+
 class WritingMixin:
     """write() and create(), with per-record outcomes from batch responses."""
 
@@ -285,8 +304,9 @@ class WritingMixin:
         halves = [batch[:middle], batch[middle:]]
         answers = [self._send(endpoint, half) for half in halves]
         failures = [answer for answer in answers if isinstance(answer, ProviderError)]
-        if len(failures) == 2 and error_signature(failures[0]) == error_signature(failures[1]):
-            # Both halves fail alike: the error is the batch's, not one record's.
+        if len(failures) == 2 and error_signature(failures[0]) == error_signature(failures[1]) and is_batch_wide(failures[0]):
+            # Both halves fail alike with an error that names no property:
+            # the error is the batch's, not one record's.
             body = getattr(failures[0], "body", None)
             return {pending.index: self._failure(endpoint, pending, body, error=failures[0]) for pending in batch}
         for half, answer in zip(halves, answers):

@@ -290,6 +290,17 @@ class WritingMixin:
 
     def _send_batch(self, list_id, batch, sync_tags, resend=True):
         """Send one batch subscribe request; return {id(write): outcome} for each of its changes."""
+        result = self._post_batch(list_id, batch, sync_tags)
+        if isinstance(result, ProviderError):
+            return self._batch_failed(list_id, batch, sync_tags, result, resend)
+        return self._batch_outcomes(list_id, batch, result)
+
+    def _post_batch(self, list_id, batch, sync_tags):
+        """
+        Send one batch subscribe request and return Mailchimp's response body, or the ProviderError of a failed request.
+
+        Authorisation errors are raised, because no member of any batch can be written after one.
+        """
         payload = {
             "members": [change.body for change in batch],
             "update_existing": True,
@@ -307,22 +318,32 @@ class WritingMixin:
                 headers=JSON_HEADERS,
                 timeout=WRITE_TIMEOUT,
             )
-            body = self.http.json(response)
+            return self.http.json(response)
         except ProviderError as exc:
             if exc.category == FailureCategory.AUTHORISATION:
                 raise
-            return self._batch_failed(list_id, batch, sync_tags, exc, resend)
-        return self._batch_outcomes(list_id, batch, body)
+            logger.warning(
+                "Connection %s: Mailchimp batch of %s members in audience %s failed: %s",
+                self.connection.pk,
+                len(batch),
+                list_id,
+                exc.category.value,
+            )
+            return exc
 
     def _batch_failed(self, list_id, batch, sync_tags, exc, resend):
-        """Fail the members a whole-batch error names and send the others once more; else fail them all."""
-        logger.warning(
-            "Connection %s: Mailchimp batch of %s members in audience %s failed: %s",
-            self.connection.pk,
-            len(batch),
-            list_id,
-            exc.category.value,
-        )
+        """
+        Find the members at fault for an error that failed a whole batch; return {id(write): outcome}.
+
+        A 400 that names members by their place fails those members and
+        sends the others once more. A server error (5xx) of a batch of more
+        than one member is split in halves, because Mailchimp has responded
+        with 500 to a single address it could not handle. Any other error fails
+        every member of the batch.
+        """
+        if is_server_error(exc) and len(batch) > 1:
+            return self._split_batch(list_id, batch, sync_tags)
+
         named = item_errors(getattr(exc, "field_errors", ())) if exc.status == 400 else {}
         named = {index: text for index, text in named.items() if index < len(batch)}
         if not named or not resend:
@@ -341,6 +362,45 @@ class WritingMixin:
         rest = [change for index, change in enumerate(batch) if index not in named]
         if rest:
             outcomes.update(self._send_batch(list_id, rest, sync_tags, resend=False))
+        return outcomes
+
+    def _split_batch(self, list_id, batch, sync_tags):
+        """
+        Send each half of a batch that failed with a server error, so a member that causes the error fails alone.
+
+        When both halves fail with a server error, the error belongs to
+        Mailchimp rather than to a member (an outage), and every member
+        fails as retryable. So only one half is ever split further, and one
+        bad member in a batch of n costs at most 2 * ceil(log2(n)) extra
+        requests, each with the session's own retries.
+
+        NOTE: two bad members that land in different halves look like an
+        outage, so their whole batch fails as retryable.
+        """
+        middle = len(batch) // 2
+        halves = [batch[:middle], batch[middle:]]
+        results = [self._post_batch(list_id, half, sync_tags) for half in halves]
+        if all(is_server_error(result) for result in results):
+            logger.warning(
+                "Connection %s: both halves of a Mailchimp batch of %s members in audience %s failed with a "
+                "server error, so all of them are retried later",
+                self.connection.pk,
+                len(batch),
+                list_id,
+            )
+            exc = results[0]
+            return {
+                id(change.write): failure(change.write, exc.category, exc.message, exc.response) for change in batch
+            }
+
+        outcomes = {}
+        for half, result in zip(halves, results):
+            if is_server_error(result) and len(half) == 1:
+                outcomes[id(half[0].write)] = alone_failure(half[0], result)
+            elif isinstance(result, ProviderError):
+                outcomes.update(self._batch_failed(list_id, half, sync_tags, result, resend=True))
+            else:
+                outcomes.update(self._batch_outcomes(list_id, half, result))
         return outcomes
 
     def _batch_outcomes(self, list_id, batch, body):
@@ -396,6 +456,20 @@ def address_value(parts):
     if not any(parts.get(part) for part in ADDRESS_PARTS):
         return ""
     return {part: parts.get(part) or "" for part in ADDRESS_PARTS}
+
+
+def is_server_error(result):
+    """Return whether the result of a batch request is a ProviderError for an HTTP 5xx response."""
+    return isinstance(result, ProviderError) and result.status is not None and result.status >= 500
+
+
+def alone_failure(change, exc):
+    """Return the retryable outcome of a member split out of a batch that still failed with a server error alone."""
+    message = (
+        f"{exc.message} Mailchimp returned this error for {change.email} sent alone, so the other members of "
+        "its batch were sent without it. The record is retried later."
+    )
+    return failure(change.write, exc.category, message, exc.response)
 
 
 def item_errors(field_errors):
