@@ -62,6 +62,8 @@ class PropertyDefinition:
                 "readOnlyValue": self.read_only,
             },
             "formField": not self.read_only,
+            # The sandbox portal keeps no sensitive data, so no property is marked "sensitive" or "highly_sensitive".
+            "dataSensitivity": "non_sensitive",
             "createdAt": created_at,
             "updatedAt": created_at,
             "archived": False,
@@ -159,6 +161,7 @@ OBJECT_TYPES = {
         "properties": CONTACT_PROPERTIES,
         "modified": "lastmodifieddate",
         "default_properties": ("createdate", "email", "firstname", "hs_object_id", "lastmodifieddate", "lastname"),
+        "always_properties": ("createdate", "hs_object_id", "lastmodifieddate"),
         "query_properties": ("email", "firstname", "lastname", "phone", "company"),
         "label": "CONTACT",
     },
@@ -166,6 +169,7 @@ OBJECT_TYPES = {
         "properties": COMPANY_PROPERTIES,
         "modified": "hs_lastmodifieddate",
         "default_properties": ("createdate", "domain", "hs_lastmodifieddate", "hs_object_id", "name"),
+        "always_properties": ("createdate", "hs_lastmodifieddate", "hs_object_id"),
         "query_properties": ("name", "domain", "website", "phone"),
         "label": "COMPANY",
     },
@@ -469,8 +473,14 @@ class HubSpotPortal:
         return stored
 
     def render_record(self, object_type, record, properties=None):
-        """Render a record as the v3 API does: requested (or default) properties as strings."""
-        names = properties or OBJECT_TYPES[object_type]["default_properties"]
+        """
+        Render a record as the v3 API does: requested (or default) properties as strings.
+
+        HubSpot adds the creation date, record id and last-modified date to
+        every record it returns, whichever properties were requested.
+        """
+        config = OBJECT_TYPES[object_type]
+        names = sorted({*(properties or config["default_properties"]), *config["always_properties"]})
         rendered_properties = {}
         for name in names:
             if self.definition(object_type, name) is None:

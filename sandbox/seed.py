@@ -25,10 +25,12 @@ has 0 to 9 tickets in every status (a few deleted). The share `agree` of the Hub
 match a Zendesk user already hold its ticket facts.
 
 Mailchimp: one audience with merge fields FNAME, LNAME, PLAN (a dropdown
-without an Enterprise option), STATUS (text), ADDRESS, PHONE and BIRTHDAY.
-85% of its members are Stripe customers, in every member status; the share
-`agree` of them already hold their plan and subscription status. A few
-other customers' addresses were permanently deleted from the audience.
+without an Enterprise option), STATUS (text), ADDRESS, PHONE, BIRTHDAY,
+RENEWAL (a date), SEATS (a number) and WEBSITE (a URL). 85% of its members
+are Stripe customers, in every member status, with their company's website.
+The share `agree` of them already hold their plan, subscription status,
+renewal date and seats. A few other customers' addresses were permanently
+deleted from the audience.
 """
 
 import datetime
@@ -38,6 +40,7 @@ import time
 from collections import defaultdict
 
 from sandbox.stripe_store import (
+    ENDED_SUBSCRIPTION_STATUSES,
     EVENT_RETENTION_SECONDS,
     Customer,
     Invoice,
@@ -238,6 +241,14 @@ def _domains(rng, count):
         seen.add(slug)
         domains.append(f"{slug}.{TOP_LEVEL[len(domains) % len(TOP_LEVEL)]}")
     return domains
+
+
+def subscription_merge_fields(subscription):
+    """Return the RENEWAL date (YYYY-MM-DD) and SEATS of a subscription that hasn't ended, else nothing."""
+    if subscription is None or subscription.status in ENDED_SUBSCRIPTION_STATUSES:
+        return {}
+    renewal = datetime.datetime.fromtimestamp(subscription.current_period_end, tz=datetime.timezone.utc).date()
+    return {"RENEWAL": renewal.isoformat(), "SEATS": subscription.quantity}
 
 
 def _unique_email(local, domain, used):
@@ -639,6 +650,9 @@ def seed_mailchimp(account, list_id, people, seed=0, members=400, agree=0.5, now
     audience.add_merge_field("ADDRESS", "Address", "address", public=False)
     audience.add_merge_field("PHONE", "Phone Number", "phone", public=False)
     audience.add_merge_field("BIRTHDAY", "Birthday", "birthday", public=False, date_format="MM/DD")
+    audience.add_merge_field("RENEWAL", "Renewal date", "date", public=False, date_format="MM/DD/YYYY")
+    audience.add_merge_field("SEATS", "Seats", "number", public=False)
+    audience.add_merge_field("WEBSITE", "Website", "url", public=False)
     choices = set(audience.merge_fields["PLAN"].choices)
 
     with_email = [person for person in people if person["customer"].email]
@@ -651,7 +665,7 @@ def seed_mailchimp(account, list_id, people, seed=0, members=400, agree=0.5, now
         email = customer.email
         if rng.random() < MEMBER_OTHER_CASE_SHARE:
             email = email[0].upper() + email[1:]
-        merge_fields = {"FNAME": person["first"], "LNAME": person["last"]}
+        merge_fields = {"FNAME": person["first"], "LNAME": person["last"], "WEBSITE": f"https://{person['domain']}"}
         derived = person["derived"]
         if rng.random() < agree:
             plan = (derived.get("plan_tier") or "").capitalize()
@@ -659,6 +673,7 @@ def seed_mailchimp(account, list_id, people, seed=0, members=400, agree=0.5, now
                 merge_fields["PLAN"] = plan
             if derived.get("subscription_status"):
                 merge_fields["STATUS"] = derived["subscription_status"]
+            merge_fields.update(subscription_merge_fields(person.get("subscription")))
         signed_up = min(customer.created + rng.randrange(0, 60 * DAY), latest)
         member = account.add_member(audience, email, rng.choices(statuses, weights)[0], merge_fields,
                                     timestamp=signed_up, member_rating=rng.randrange(1, 6),

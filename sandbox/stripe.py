@@ -130,6 +130,7 @@ class StripeAPI:
 
     def _dispatch(self, request, route, path_params):
         request_id = "req_" + secrets.token_hex(7)
+        account = None
         try:
             params = self._params(request)
             if route.kind == "oauth":
@@ -152,9 +153,9 @@ class StripeAPI:
                 with account.lock:
                     response = handler(account, params, api_version, context, **path_params)
         except StripeError as error:
-            response = self._error(error)
+            response = self._error(error, request_log_url(account, request_id))
         except BadRequestBody as error:
-            response = self._error(StripeError(400, str(error)))
+            response = self._error(StripeError(400, str(error)), request_log_url(account, request_id))
         response.headers.setdefault("Request-Id", request_id)
         return response
 
@@ -244,8 +245,8 @@ class StripeAPI:
             return response
 
     @staticmethod
-    def _error(error):
-        return Response.json(error.status, error.body())
+    def _error(error, log_url=None):
+        return Response.json(error.status, error.body(log_url))
 
     # Account
 
@@ -608,6 +609,18 @@ def request_key(request):
             return ""
         return decoded.partition(":")[0]
     return ""
+
+
+def request_log_url(account, request_id):
+    """
+    Return the Dashboard link to a request's log, which Stripe puts in errors of authenticated requests.
+
+    Every sandbox account is in test mode, so the link is to the test-mode
+    logs. Requests rejected before their key identified an account get none.
+    """
+    if account is None:
+        return None
+    return f"https://dashboard.stripe.com/test/logs/{request_id}?t={account.now()}"
 
 
 def mask_key(key):

@@ -18,6 +18,9 @@ from sandbox.stripe_store import (
 )
 
 EMPTY_ADDRESS_KEYS = ("city", "country", "line1", "line2", "postal_code", "state")
+STATEMENT_DESCRIPTOR_MAX_LENGTH = 22
+# Characters Stripe rejects in a statement descriptor.
+STATEMENT_DESCRIPTOR_FORBIDDEN = str.maketrans("", "", "<>\\'\"*")
 
 
 def render_address(address):
@@ -479,9 +482,43 @@ def render_account(account, api_version):
         "metadata": {},
         "payouts_enabled": True,
         "requirements": None,
-        "settings": {
-            "dashboard": {"display_name": account.name, "timezone": "Etc/UTC"},
-        },
+        "settings": render_account_settings(account),
         "tos_acceptance": {"date": account.created, "ip": None, "user_agent": None},
         "type": "standard",
+    }
+
+
+
+def statement_descriptor(name):
+    """Build the card statement text Stripe derives from a business name: upper case, at most 22 characters."""
+    return name.translate(STATEMENT_DESCRIPTOR_FORBIDDEN).upper()[:STATEMENT_DESCRIPTOR_MAX_LENGTH].strip()
+
+
+def render_account_settings(account):
+    """Render the settings of a standard test-mode account that has set only its name, with Stripe's defaults."""
+    return {
+        "bacs_debit_payments": {"display_name": None, "service_user_number": None},
+        "branding": {"icon": None, "logo": None, "primary_color": None, "secondary_color": None},
+        "card_issuing": {"tos_acceptance": {"date": None, "ip": None}},
+        "card_payments": {
+            "decline_on": {"avs_failure": True, "cvc_failure": True},
+            "statement_descriptor_prefix": None,
+            "statement_descriptor_prefix_kana": None,
+            "statement_descriptor_prefix_kanji": None,
+        },
+        "dashboard": {"display_name": account.name, "timezone": "Etc/UTC"},
+        "invoices": {"default_account_tax_ids": None, "hosted_payment_method_save": None},
+        "payments": {
+            "statement_descriptor": statement_descriptor(account.name),
+            "statement_descriptor_kana": None,
+            "statement_descriptor_kanji": None,
+            "statement_descriptor_prefix_kana": None,
+            "statement_descriptor_prefix_kanji": None,
+        },
+        "payouts": {
+            "debit_negative_balances": True,
+            "schedule": {"delay_days": 2, "interval": "daily"},
+            "statement_descriptor": None,
+        },
+        "sepa_debit_payments": {},
     }

@@ -228,13 +228,15 @@ class StripeError(Exception):
         self.code = code
         self.param = param
 
-    def body(self):
+    def body(self, request_log_url=None):
         error = {"type": self.type, "message": self.message}
         if self.code:
             error["code"] = self.code
             error["doc_url"] = f"https://stripe.com/docs/error-codes/{self.code.replace('_', '-')}"
         if self.param:
             error["param"] = self.param
+        if request_log_url:
+            error["request_log_url"] = request_log_url
         return {"error": error}
 
 

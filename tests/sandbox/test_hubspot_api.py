@@ -51,7 +51,7 @@ def test_contact_list_pages_to_the_last_page(hubspot, portal):
 
 def test_contact_list_returns_requested_properties(hubspot):
     body = hubspot.get(f"{hubspot.base}/crm/v3/objects/contacts", params={"limit": 1, "properties": "email,mrr"}).json()
-    assert set(body["results"][0]["properties"]) == {"email", "mrr"}
+    assert set(body["results"][0]["properties"]) == {"email", "mrr", "createdate", "hs_object_id", "lastmodifieddate"}
 
 
 def test_contact_list_rejects_limit_over_100(hubspot):

@@ -88,9 +88,9 @@ def test_merge_fields_describe_plan_choices(mailchimp):
     body = mailchimp.get(f"{mailchimp.base}/lists/{LIST}/merge-fields", params={"count": 100}).json()
     plan = next(field for field in body["merge_fields"] if field["tag"] == "PLAN")
     assert [field["tag"] for field in body["merge_fields"]] == ["FNAME", "LNAME", "PLAN", "STATUS", "ADDRESS",
-                                                                "PHONE", "BIRTHDAY"]
+                                                                "PHONE", "BIRTHDAY", "RENEWAL", "SEATS", "WEBSITE"]
     assert plan["options"]["choices"] == ["Starter", "Growth", "Pro"]
-    assert body["total_items"] == 7
+    assert body["total_items"] == 10
 
 
 # Members
