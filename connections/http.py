@@ -68,6 +68,48 @@ def backoff_delay(attempt, base=BACKOFF_BASE_SECONDS, cap=BACKOFF_CAP_SECONDS):
     return random.uniform(0, min(cap, base * (2**attempt)))
 
 
+class EnvironmentCachingSession(requests.Session):
+    """
+    A requests Session that reads the environment's proxy and CA bundle settings once per scheme and host.
+
+    requests scans every environment variable for proxies on each request,
+    which costs more CPU than parsing a small response. The environment of a
+    worker does not change while a run sends its requests, so the merged
+    settings are kept per (scheme, host, stream, verify, cert) for the
+    session's life, keyed also by the session's own proxies, verify and cert.
+    A call that passes its own proxies is merged afresh.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._environment_settings = {}
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        if proxies or not self.trust_env:
+            return super().merge_environment_settings(url, proxies, stream, verify, cert)
+        parts = urlsplit(url)
+        key = (
+            parts.scheme,
+            parts.netloc,
+            stream,
+            verify,
+            _hashable(cert),
+            self.stream,
+            self.verify,
+            _hashable(self.cert),
+            tuple(sorted(self.proxies.items())),
+        )
+        settings = self._environment_settings.get(key)
+        if settings is None:
+            settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+            self._environment_settings[key] = settings
+        return {**settings, "proxies": dict(settings["proxies"])}
+
+
+def _hashable(value):
+    return tuple(value) if isinstance(value, list) else value
+
+
 class ProviderSession:
     """
     A requests session bound to one connection of one provider.
@@ -111,7 +153,7 @@ class ProviderSession:
         self.sleep = sleep
         self.calls = Counter()
         self.rate_limited = 0
-        self.session = requests.Session()
+        self.session = EnvironmentCachingSession()
         self.session.headers["User-Agent"] = "Oneprofile/0.1 (+https://github.com/oneprofile)"
 
     def request(self, method, url, *, kind="read", retry_unsafe=False, **kwargs):

@@ -27,8 +27,9 @@ written onward.
 
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
+from functools import lru_cache
 
 from connections.providers.types import FieldSpec, FieldType
 
@@ -39,6 +40,15 @@ from .money import MoneyParseError, parse_money
 
 # A money value that is neither empty nor readable as an amount.
 UNREADABLE = object()
+AMOUNT_FIELD = FieldSpec(name="amount", label="Amount", type=FieldType.NUMBER)
+# Value types whose equal values have one comparable form for every field
+# type. datetime is left out, because equal datetimes in two time zones
+# format as different text.
+CACHED_VALUE_TYPES = frozenset({str, int, float, bool, Decimal, date})
+# Lenient copies of the field specs compared, by id of the original, each
+# stored with the original so that an id is never reused while it is cached.
+_LENIENT_FIELDS = {}
+_LENIENT_FIELDS_MAX = 1024
 
 
 def comparable(value, field: FieldSpec):
@@ -48,8 +58,25 @@ def comparable(value, field: FieldSpec):
     if field.type == FieldType.EMAIL:
         return normalize_email(value) or _unreadable(value)
 
-    # Options and length limits decide what may be written, not what a value means.
-    lenient = replace(field, options={}, max_length=None)
+    if type(value) in CACHED_VALUE_TYPES:
+        return _comparable_scalar(field.type, type(value), value)
+    return _comparable_converted(value, _lenient(field))
+
+
+@lru_cache(maxsize=8192)
+def _comparable_scalar(field_type, _value_type, value):
+    # Without options and length limits, the comparable form depends on
+    # the field's type alone. The value's type is part of the key, because
+    # True, 1 and 1.0 are equal keys that convert differently.
+    return _comparable_converted(value, _generic_field(field_type))
+
+
+@lru_cache(maxsize=None)
+def _generic_field(field_type):
+    return FieldSpec(name="value", label="Value", type=field_type)
+
+
+def _comparable_converted(value, lenient):
     try:
         converted = convert(value, lenient, lenient)
     except (ConversionError, MoneyParseError):
@@ -62,6 +89,18 @@ def comparable(value, field: FieldSpec):
     if isinstance(converted, list):
         return frozenset(converted)
     return converted
+
+
+def _lenient(field):
+    """Return the field without options and length limit, which decide what may be written, not what a value means."""
+    cached = _LENIENT_FIELDS.get(id(field))
+    if cached is not None and cached[0] is field:
+        return cached[1]
+    if len(_LENIENT_FIELDS) >= _LENIENT_FIELDS_MAX:
+        _LENIENT_FIELDS.clear()
+    lenient = replace(field, options={}, max_length=None)
+    _LENIENT_FIELDS[id(field)] = (field, lenient)
+    return lenient
 
 
 def values_equal(desired, current, field: FieldSpec):
@@ -114,7 +153,7 @@ def _money_parts(value):
             return parse_money(value)
         except MoneyParseError:
             return UNREADABLE
-    number = comparable(value, FieldSpec(name="amount", label="Amount", type=FieldType.NUMBER))
+    number = comparable(value, AMOUNT_FIELD)
     if not isinstance(number, Decimal):
         return UNREADABLE
     return number, None

@@ -38,6 +38,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from connections.providers.types import FailureCategory, Record
 
@@ -93,6 +94,13 @@ def normalize_email(value):
     """Return the trimmed, lower-cased address, or None when it is empty or invalid."""
     if not isinstance(value, str):
         return None
+    return _normalize_text(value)
+
+
+# A run normalises each email of a batch several times (lookup, matching,
+# storing), so recent answers are kept; the function is pure.
+@lru_cache(maxsize=4096)
+def _normalize_text(value):
     email = value.strip().lower()
     if not is_valid_email(email):
         return None

@@ -14,6 +14,7 @@ when a derived field asks for them, and are joined to customers in memory.
 """
 
 import logging
+import sys
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -72,11 +73,30 @@ INVOICE_EVENTS = ("invoice.paid", "invoice.payment_succeeded")
 
 @dataclass
 class Billing:
-    """Subscriptions and paid invoices by customer id, and product names by product id."""
+    """
+    Subscriptions and paid invoice totals by customer id, and product names by product id.
 
+    A full read keeps the billing of every customer until its last page, so
+    subscriptions are kept as packed tuples (see pack_subscription) and paid
+    invoices as one total per currency. The dicts that billing.py reads are
+    built per customer when its record is built.
+    """
+
+    # customer id → [packed subscription]
     subscriptions: dict = field(default_factory=dict)
-    invoices: dict = field(default_factory=dict)
+    # customer id → {currency: (amount paid in minor units, latest creation time)}
+    paid: dict = field(default_factory=dict)
     product_names: dict = field(default_factory=dict)
+
+    def subscriptions_of(self, customer_id):
+        return [unpack_subscription(packed) for packed in self.subscriptions.get(customer_id, ())]
+
+    def invoices_of(self, customer_id):
+        """Return one summary paid invoice per currency, which lifetime_revenue() reads like the invoices."""
+        return [
+            {"status": "paid", "currency": currency, "amount_paid": amount, "created": created}
+            for currency, (amount, created) in self.paid.get(customer_id, {}).items()
+        ]
 
 
 def related_customer_id(value):
@@ -375,16 +395,14 @@ class StripeProvider(Provider):
         # page: a full Stripe subscription or invoice takes about 8 KB in
         # memory, so 100,000 customers' billing would take gigabytes.
         prices = {}
-        paid = {}
         for extra in filters:
             if wants_subscriptions:
                 for subscription in self._iterate_all("/v1/subscriptions", {"status": "all", **extra}):
                     owner = related_customer_id(subscription.get("customer"))
-                    billing.subscriptions.setdefault(owner, []).append(slim_subscription(subscription, prices))
+                    billing.subscriptions.setdefault(owner, []).append(pack_subscription(subscription, prices))
             if wants_invoices:
                 for invoice in self._iterate_all("/v1/invoices", {"status": "paid", **extra}):
-                    add_paid_invoice(paid, invoice)
-        billing.invoices = paid_invoice_totals(paid)
+                    add_paid_invoice(billing.paid, invoice)
         if "plan" in fields:
             billing.product_names = {
                 product["id"]: product.get("name") for product in self._list_all("/v1/products", {})
@@ -397,8 +415,8 @@ class StripeProvider(Provider):
         if fields & DERIVED_FIELDS_BY_NAME.keys():
             derived = derived_values(
                 customer,
-                billing.subscriptions.get(customer["id"], []),
-                billing.invoices.get(customer["id"], []),
+                billing.subscriptions_of(customer["id"]),
+                billing.invoices_of(customer["id"]),
                 billing.product_names,
             )
         metadata = customer.get("metadata") or {}
@@ -577,6 +595,8 @@ PRICE_KEYS = (
     "interval", "interval_count", "usage_type",
 )
 SUBSCRIPTION_KEYS = ("status", "created", "currency", "cancel_at_period_end", "current_period_end")
+# An attribute missing from a packed subscription.
+ABSENT = object()
 
 
 def slim_price(price, prices):
@@ -593,19 +613,36 @@ def slim_price(price, prices):
     return prices[key]
 
 
-def slim_subscription(subscription, prices):
-    """Return the attributes of a subscription that derived_values() reads."""
-    slim = {name: subscription[name] for name in SUBSCRIPTION_KEYS if name in subscription}
-    items = []
-    for item in (subscription.get("items") or {}).get("data") or []:
-        price = item.get("price") or item.get("plan") or {}
-        items.append({
-            "quantity": item.get("quantity"),
-            "current_period_end": item.get("current_period_end"),
-            "price": slim_price(price, prices),
-        })
-    slim["items"] = {"data": items}
-    return slim
+def pack_subscription(subscription, prices):
+    """
+    Return the attributes of a subscription that derived_values() reads, as a tuple.
+
+    The tuple holds SUBSCRIPTION_KEYS in order (ABSENT for a missing one) and
+    then a tuple of (quantity, current_period_end, price) per item, because
+    tuples take much less memory than dicts of the same attributes.
+    """
+    attributes = []
+    for name in SUBSCRIPTION_KEYS:
+        value = subscription.get(name, ABSENT)
+        # Statuses and currencies repeat across subscriptions, so one copy of each is kept.
+        attributes.append(sys.intern(value) if type(value) is str else value)
+    items = tuple(
+        (item.get("quantity"), item.get("current_period_end"), slim_price(item.get("price") or item.get("plan") or {}, prices))
+        for item in (subscription.get("items") or {}).get("data") or []
+    )
+    return (*attributes, items)
+
+
+def unpack_subscription(packed):
+    """Return the subscription dict, with the attributes billing.py reads, of a pack_subscription() tuple."""
+    subscription = {name: value for name, value in zip(SUBSCRIPTION_KEYS, packed) if value is not ABSENT}
+    subscription["items"] = {
+        "data": [
+            {"quantity": quantity, "current_period_end": period_end, "price": price}
+            for quantity, period_end, price in packed[-1]
+        ]
+    }
+    return subscription
 
 
 def add_paid_invoice(paid, invoice):
@@ -616,14 +653,3 @@ def add_paid_invoice(paid, invoice):
     totals = paid.setdefault(owner, {})
     amount, created = totals.get(invoice.get("currency"), (0, 0))
     totals[invoice.get("currency")] = (amount + (invoice.get("amount_paid") or 0), max(created, invoice.get("created") or 0))
-
-
-def paid_invoice_totals(paid):
-    """Return one summary invoice per customer and currency, which lifetime_revenue() reads like the invoices."""
-    return {
-        owner: [
-            {"status": "paid", "currency": currency, "amount_paid": amount, "created": created}
-            for currency, (amount, created) in totals.items()
-        ]
-        for owner, totals in paid.items()
-    }
