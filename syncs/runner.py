@@ -264,11 +264,13 @@ class RunExecutor:
         for emails in chunk(emails_to_look_up(records), destination.lookup_batch_size):
             found.update(destination.lookup_by_email(destination_object, emails, destination_fields))
 
-        plan = plan_batch(records, found, specs, CreatePolicy(self.sync.policy), states)
+        linked = self.fetch_linked(destination, destination_object, destination_fields, states, found)
+        plan = plan_batch(records, found, specs, CreatePolicy(self.sync.policy), states, linked_records=linked)
         self.check_quota(len(plan.writes) + len(plan.creates))
         current_values = {
             record.id: record.values for candidates in found.values() for record in candidates
         }
+        current_values.update({record_id: record.values for record_id, record in linked.items()})
 
         outcome.links.update(plan.links)
         outcome.matched = len(plan.links)
@@ -318,6 +320,20 @@ class RunExecutor:
                             )
                         )
         return outcome
+
+    def fetch_linked(self, destination, object_name, field_names, states, found):
+        """
+        Fetch the destination records linked by earlier runs that the email lookup did not return.
+
+        Those are records whose email changed on one side since the last
+        run. Matching them by link updates the record instead of creating
+        a second one for the new email.
+        """
+        found_ids = {record.id for candidates in found.values() for record in candidates}
+        missing = [state.destination_id for state in states.values() if state.destination_id and state.destination_id not in found_ids]
+        if not missing:
+            return {}
+        return destination.fetch_by_ids(object_name, missing, field_names)
 
     def call_writes(self, method, object_name, batch):
         """Write one batch; an error for the whole batch becomes a failure of each record, except authorisation."""

@@ -108,6 +108,10 @@ class MemoryProvider(Provider):
                 found.setdefault(email, []).append(self._record(record_id, field_names))
         return found
 
+    def fetch_by_ids(self, object_name, record_ids, field_names):
+        self._count("read")
+        return {record_id: self._record(record_id, field_names) for record_id in record_ids if record_id in self.tool.records}
+
     def write(self, object_name, writes):
         self._count("write")
         if self.tool.crash_after_writes is not None:

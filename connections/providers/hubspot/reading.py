@@ -143,6 +143,30 @@ class ReadingMixin:
             if not after:
                 return
 
+    def fetch_by_ids(self, object_name, record_ids, field_names):
+        """
+        Return the live records with the given ids, keyed by id, read with batch/read 100 at a time.
+
+        Records linked by an earlier run are found this way after their
+        email changed. An id HubSpot no longer has is left out, so matching
+        falls back to the email.
+        """
+        config = self.object_config(object_name)
+        properties = self.properties_to_request(config, field_names)
+        records = {}
+        ids = list(dict.fromkeys(record_ids))
+        for start in range(0, len(ids), self.lookup_batch_size):
+            response = self.request(
+                "POST",
+                f"/crm/v3/objects/{config.path}/batch/read",
+                retry_unsafe=True,
+                json={"inputs": [{"id": record_id} for record_id in ids[start : start + self.lookup_batch_size]], "properties": properties},
+            )
+            for result in self.http.json(response).get("results") or []:
+                record = self.to_record(config, result, field_names)
+                records[record.id] = record
+        return records
+
     def _list_all(self, config, properties, field_names, state):
         after = state.list_after if state else None
         since_ms = state.since_ms if state else None
