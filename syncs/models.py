@@ -385,6 +385,9 @@ class RecordState(models.Model):
     # {"a": {field: value}, "b": {field: value}}: what this sync wrote into
     # each side, so the next read of that side doesn't take it as a change.
     written = models.JSONField(default=dict, blank=True)
+    # True once the source tool reported the record deleted or archived.
+    # A database default, because batches insert record state with raw SQL.
+    source_deleted = models.BooleanField(default=False, db_default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

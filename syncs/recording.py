@@ -48,6 +48,8 @@ class BatchOutcome:
     unchanged: dict = field(default_factory=dict)
     # (record key, source id, destination id, category, message, values, response)
     failures: list = field(default_factory=list)
+    # Source ids of records the tool reported deleted or archived.
+    deleted: list = field(default_factory=list)
     read: int = 0
     matched: int = 0
     unmatched: int = 0
@@ -68,6 +70,12 @@ def store_batch(run, outcome):
     _store_changes(sync, run, outcome, now)
     failed_keys = _store_failures(sync, run, outcome, now)
     _resolve_failures(sync, outcome, failed_keys, now)
+    if outcome.deleted:
+        # The destination record is left as it is; the link remembers that
+        # its source is gone, for pages and for a later deletion policy.
+        RecordState.objects.filter(sync=sync, **{f"record_id_{outcome.source_side}__in": outcome.deleted}).update(
+            source_deleted=True
+        )
     run.add_counts(
         read=outcome.read,
         matched=outcome.matched,

@@ -273,6 +273,7 @@ class RunExecutor:
         current_values.update({record_id: record.values for record_id, record in linked.items()})
 
         outcome.links.update(plan.links)
+        outcome.deleted = list(plan.deleted)
         outcome.matched = len(plan.links)
         outcome.unmatched = len(plan.skipped) + len(plan.creates)
         if plan.unchanged:

@@ -81,6 +81,7 @@ class MemoryProvider(Provider):
             id=record_id,
             email=data["email"],
             values={name: data["values"].get(name) for name in field_names},
+            deleted=data.get("deleted", False),
         )
 
     def read_changes(self, object_name, field_names, cursor=None):

@@ -137,3 +137,17 @@ def test_execute_run_twice_runs_once(sync, tools):
     execute_run(run.pk)
 
     assert tools["crm"].calls["write"] == writes
+
+
+def test_deleted_source_is_marked_and_not_written(sync, tools):
+    seed(tools, 2)
+    run_sync(sync)
+    writes = tools["crm"].calls["write"]
+    tools["billing"].version += 1
+    tools["billing"].records["b0"].update(version=tools["billing"].version, deleted=True)
+
+    run_sync(sync)
+
+    state = RecordState.objects.get(record_id_a="b0")
+    assert state.source_deleted is True
+    assert tools["crm"].calls["write"] == writes
