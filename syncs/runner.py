@@ -202,6 +202,10 @@ class RunExecutor:
                 (destination_side, destination_fields, mapping.destination_field),
             ):
                 if name not in fields:
+                    spec = self.provider_for(side).field_spec(self.sync.object_for(side), name)
+                    if spec is not None:
+                        fields[name] = spec
+                        continue
                     connection = self.sync.connection_for(side)
                     raise RunAborted(
                         FailureCategory.NOT_FOUND,

@@ -201,6 +201,11 @@ def discover_fields(connection, object_name):
     return {spec.name: spec for spec in fields}
 
 
+def unlisted_field(side, name):
+    """Return the FieldSpec a provider gives for a valid field it does not list (a new Stripe metadata key), or None."""
+    return side.connection.get_provider().field_spec(side.object_name, name)
+
+
 def resolve_sides(workspace, data, problems):
     """Check both sides of `data` and discover their fields; returns (side_a, side_b), None for a bad side."""
     sides = {}
@@ -401,8 +406,8 @@ def check_mappings(mappings, side_a, side_b, problems):
 
         if source_side is None or destination_side is None or not source_name or not destination_name:
             continue
-        source_spec = source_side.fields.get(source_name)
-        destination_spec = destination_side.fields.get(destination_name)
+        source_spec = source_side.fields.get(source_name) or unlisted_field(source_side, source_name)
+        destination_spec = destination_side.fields.get(destination_name) or unlisted_field(destination_side, destination_name)
         if source_spec is None:
             problems.append(_unknown_field(source_name, source_side, index, "source_field"))
         if destination_spec is None:

@@ -135,6 +135,15 @@ class Provider:
         """Return the object's fields with their types, options and limits, derived fields included."""
         raise NotImplementedError
 
+    def field_spec(self, object_name, name) -> FieldSpec | None:
+        """
+        Return the FieldSpec of a field that list_fields() does not list, or None when there is no such field.
+
+        Tools with open-ended fields (Stripe metadata keys) describe any valid
+        name here, so a key that no record uses yet can still be mapped.
+        """
+        return None
+
     def read_changes(self, object_name, field_names, cursor=None) -> Iterator[Page]:
         """
         Yield pages of records changed since `cursor`, or all records when it is None.

@@ -246,3 +246,14 @@ def test_create_posts_match_key_as_email(provider):
     assert outcome.record_id == "cus_New08"
     assert request_form(responses.calls[0]) == {"name": ["Nia New"], "email": ["new@example.test"]}
     assert responses.calls[0].request.headers["Idempotency-Key"] == "create-1"
+
+
+def test_unlisted_metadata_key_is_a_string_field(workspace):
+    provider = make_provider(make_connection(workspace))
+
+    spec = provider.field_spec("customer", "metadata.hubspot_owner")
+
+    assert spec.type == "string"
+    assert spec.max_length == 500
+    assert provider.field_spec("customer", "metadata.bad[key]") is None
+    assert provider.field_spec("customer", "nickname") is None

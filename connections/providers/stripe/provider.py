@@ -30,6 +30,7 @@ from .billing import derived_values, iso_datetime
 from .fields import (
     DERIVED_FIELDS,
     DERIVED_FIELDS_BY_NAME,
+    METADATA_KEY_MAX_LENGTH,
     METADATA_PREFIX,
     METADATA_VALUE_MAX_LENGTH,
     OWN_FIELDS,
@@ -210,10 +211,19 @@ class StripeProvider(Provider):
         self._check_object(object_name)
         return [*OWN_FIELDS, *self._metadata_fields(), *DERIVED_FIELDS]
 
+    def field_spec(self, object_name, name):
+        """Describe any valid metadata key as a string field, listed or not; None for other names."""
+        self._check_object(object_name)
+        if not name.startswith(METADATA_PREFIX):
+            return None
+        key = name.removeprefix(METADATA_PREFIX)
+        if not key or len(key) > METADATA_KEY_MAX_LENGTH or "[" in key or "]" in key:
+            return None
+        return FieldSpec(name, f"Metadata: {key}", FieldType.STRING, max_length=METADATA_VALUE_MAX_LENGTH)
+
     def _metadata_fields(self):
-        # Stripe has no metadata schema: keys are discovered from the newest
-        # customers. NOTE: a key used only by older customers is not listed,
-        # but writing it still works, because any valid key is accepted.
+        # Stripe has no metadata schema: the keys listed are those of the
+        # newest customers. Any other valid key is described by field_spec().
         customers = self._get("/v1/customers", {"limit": PAGE_SIZE}).get("data") or []
         keys = sorted({key for customer in customers for key in (customer.get("metadata") or {})})
         return [
