@@ -13,7 +13,7 @@ from typing import Iterator
 
 from connections.http import ProviderSession
 from connections.providers.errors import ProviderError
-from connections.providers.types import FieldSpec, Page, Record, RecordWrite, WriteOutcome
+from connections.providers.types import FailureCategory, FieldSpec, Page, Record, RecordWrite, WriteOutcome
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,31 @@ class Provider:
     def refresh_tokens(cls, *, refresh_token, client_id, client_secret, base_url=""):
         """Trade a refresh token for new tokens; raises ReauthorizationRequired when the tool refuses it."""
         raise NotImplementedError
+
+    @classmethod
+    def request_tokens(cls, token_url, classify, *, extra_keys=(), **request_kwargs):
+        """
+        POST to an OAuth token endpoint and return the TokenSet of its answer.
+
+        `request_kwargs` carry the form (`data=`) or JSON (`json=`) body;
+        `extra_keys` names the non-secret values of the answer kept in
+        TokenSet.extra. An answer without an access token is a tool error.
+        """
+        session = ProviderSession(cls.name, None, label=cls.label, classify=classify)
+        response = session.request("POST", token_url, kind="auth", **request_kwargs)
+        body = session.json(response)
+        if not isinstance(body, dict) or not body.get("access_token"):
+            raise ProviderError(
+                FailureCategory.TOOL_ERROR,
+                f"{cls.label}'s OAuth token response has no access_token. Connect {cls.label} again.",
+                status=response.status_code,
+            )
+        return TokenSet(
+            access_token=body["access_token"],
+            refresh_token=body.get("refresh_token"),
+            expires_in=body.get("expires_in"),
+            extra={key: body[key] for key in extra_keys if key in body},
+        )
 
     def auth_headers(self):
         """Return the headers that authenticate a request with the connection's current credentials."""

@@ -1,6 +1,5 @@
 """The workspace admin: finding a workspace by a member's email, its columns and its inlines."""
 
-import pytest
 from django.urls import reverse
 
 from accounts.models import Invitation, Membership, Plan, Workspace

@@ -10,7 +10,6 @@ from .mailchimp_support import (
     API,
     LIST_ID,
     MEMBERS_URL,
-    MERGE_FIELDS_URL,
     OBJECT,
     add_merge_fields,
     calls_to,

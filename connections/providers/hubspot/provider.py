@@ -11,9 +11,8 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
-from connections.http import ProviderSession
 from connections.providers import register
-from connections.providers.base import AccountIdentity, OAuthConfig, Provider, TokenSet
+from connections.providers.base import AccountIdentity, OAuthConfig, Provider
 from connections.providers.errors import ProviderError, ReauthorizationRequired
 from connections.providers.types import FailureCategory
 
@@ -156,21 +155,8 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
 
     @classmethod
     def _request_tokens(cls, data, base_url):
-        session = ProviderSession(cls.name, None, label=cls.label, classify=classify_token_error)
-        response = session.request("POST", cls.oauth_config(base_url).token_url, kind="auth", data=data)
-        body = session.json(response)
-        if not isinstance(body, dict) or not body.get("access_token"):
-            raise ProviderError(
-                FailureCategory.TOOL_ERROR,
-                "HubSpot's token endpoint answered without an access token; try connecting again.",
-                status=response.status_code,
-                response=response.text,
-            )
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token"),
-            expires_in=body.get("expires_in"),
-            extra={"token_type": body.get("token_type", "")},
+        return cls.request_tokens(
+            cls.oauth_config(base_url).token_url, classify_token_error, extra_keys=("token_type",), data=data
         )
 
     def auth_headers(self):

@@ -110,7 +110,6 @@ class MailchimpProvider(WritingMixin, Provider):
     @classmethod
     def exchange_code(cls, *, code, redirect_uri, client_id, client_secret, code_verifier=None, base_url=""):
         """Trade the code for a token, then ask the metadata endpoint for the account's data centre."""
-        session = ProviderSession(cls.name, None, label=cls.label, classify=classify_token_error)
         form = {
             "grant_type": "authorization_code",
             "client_id": client_id,
@@ -118,16 +117,9 @@ class MailchimpProvider(WritingMixin, Provider):
             "redirect_uri": redirect_uri,
             "code": code,
         }
-        response = session.request("POST", cls.oauth_config(base_url).token_url, kind="auth", data=form)
-        body = session.json(response)
-        if not isinstance(body, dict) or not body.get("access_token"):
-            raise ProviderError(
-                FailureCategory.TOOL_ERROR,
-                "Mailchimp's OAuth token response has no access_token. Connect Mailchimp again.",
-                status=response.status_code,
-            )
+        answer = cls.request_tokens(cls.oauth_config(base_url).token_url, classify_token_error, data=form)
         # Mailchimp returns expires_in 0 because the token never expires.
-        token_set = TokenSet(access_token=body["access_token"], refresh_token=None, expires_in=None)
+        token_set = TokenSet(access_token=answer.access_token, refresh_token=None, expires_in=None)
         token_set.extra = cls.account_options_after_oauth(token_set, base_url)
         return token_set
 

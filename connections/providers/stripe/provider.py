@@ -20,9 +20,8 @@ import uuid
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from connections.http import ProviderSession
 from connections.providers import register
-from connections.providers.base import AccountIdentity, OAuthConfig, Provider, TokenSet
+from connections.providers.base import AccountIdentity, OAuthConfig, Provider
 from connections.providers.errors import ProviderError
 from connections.providers.types import FailureCategory, FieldSpec, FieldType, Page, Record, WriteOutcome
 
@@ -171,21 +170,11 @@ class StripeProvider(Provider):
 
     @classmethod
     def _request_tokens(cls, form, base_url):
-        session = ProviderSession(cls.name, None, label=cls.label, classify=classify_token_error)
-        response = session.request("POST", cls.oauth_config(base_url).token_url, kind="auth", data=form)
-        body = session.json(response)
-        if not isinstance(body, dict) or not body.get("access_token"):
-            raise ProviderError(
-                FailureCategory.TOOL_ERROR,
-                "Stripe's OAuth token response has no access_token. Connect Stripe again.",
-                status=response.status_code,
-            )
-        extra = {key: body[key] for key in ("stripe_user_id", "scope", "livemode", "token_type") if key in body}
-        return TokenSet(
-            access_token=body["access_token"],
-            refresh_token=body.get("refresh_token"),
-            expires_in=body.get("expires_in"),
-            extra=extra,
+        return cls.request_tokens(
+            cls.oauth_config(base_url).token_url,
+            classify_token_error,
+            extra_keys=("stripe_user_id", "scope", "livemode", "token_type"),
+            data=form,
         )
 
     @classmethod

@@ -18,9 +18,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from connections.http import ProviderSession
 from connections.providers import register
-from connections.providers.base import AccountIdentity, OAuthConfig, Provider, TokenSet
+from connections.providers.base import AccountIdentity, OAuthConfig, Provider
 from connections.providers.errors import ProviderError, ReauthorizationRequired
 from connections.providers.types import FailureCategory
 
@@ -217,21 +216,11 @@ class ZendeskProvider(ReadingMixin, WritingMixin, Provider):
                 FailureCategory.AUTHORISATION,
                 "The Zendesk connection's address is unknown, so its token can't be refreshed. Reconnect Zendesk.",
             )
-        session = ProviderSession(cls.name, None, label=cls.label, classify=classify_token_error)
-        response = session.request("POST", cls.oauth_config(base_url).token_url, kind="auth", json=body)
-        answer = session.json(response)
-        if not isinstance(answer, dict) or not answer.get("access_token"):
-            raise ProviderError(
-                FailureCategory.TOOL_ERROR,
-                "Zendesk's OAuth token response has no access_token. Connect Zendesk again.",
-                status=response.status_code,
-            )
-        extra = {key: answer[key] for key in ("scope", "token_type", "refresh_token_expires_in") if key in answer}
-        return TokenSet(
-            access_token=answer["access_token"],
-            refresh_token=answer.get("refresh_token"),
-            expires_in=answer.get("expires_in"),
-            extra=extra,
+        return cls.request_tokens(
+            cls.oauth_config(base_url).token_url,
+            classify_token_error,
+            extra_keys=("scope", "token_type", "refresh_token_expires_in"),
+            json=body,
         )
 
     @classmethod
