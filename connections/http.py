@@ -10,7 +10,6 @@ those carry emails and tokens.
 """
 
 import email.utils
-import json
 import logging
 import random
 import time
@@ -18,6 +17,7 @@ from collections import Counter
 from datetime import datetime, timezone
 from urllib.parse import urlsplit
 
+import orjson
 import requests
 
 from connections.providers.errors import ProviderError
@@ -243,8 +243,10 @@ class ProviderSession:
     def json(self, response):
         """Return the JSON body of a response; a body that is not JSON is a tool error."""
         try:
-            return response.json()
-        except (ValueError, json.JSONDecodeError):
+            # orjson decodes list pages several times faster than the standard
+            # library, and decoding is a large share of a run's CPU time.
+            return orjson.loads(response.content)
+        except ValueError:
             raise ProviderError(
                 FailureCategory.TOOL_ERROR,
                 f"{self.label} sent an answer that is not valid JSON",
