@@ -207,6 +207,11 @@ class ProviderSession:
                     delay = backoff_delay(attempt)
                     if wait is not None:
                         delay = max(wait, delay)
+                    elif response.status_code == 429 and self.min_interval:
+                        # A tool that publishes a per-second rate but sends no
+                        # Retry-After counts requests over a sliding second:
+                        # waiting one second empties it before pacing begins.
+                        delay = max(delay, 1.0)
                     self.sleep(delay)
                     attempt += 1
                     continue
