@@ -166,7 +166,13 @@ def parse_value_map(text):
 
 
 def format_value_map(value_map):
-    return "\n".join(f"{source} = {target}" for source, target in (value_map or {}).items())
+    """Return a value map as "source = target" lines, sorted by source value.
+
+    PostgreSQL's jsonb does not keep the order of an object's keys, so the
+    lines are sorted to read the same on every database.
+    """
+    lines = sorted((value_map or {}).items(), key=lambda item: (str(item[0]).casefold(), str(item[0])))
+    return "\n".join(f"{source} = {target}" for source, target in lines)
 
 
 class MappingRowForm(forms.Form):

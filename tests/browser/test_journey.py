@@ -38,7 +38,8 @@ ENTERPRISE_PLANS = {"Enterprise monthly": "pro", "Enterprise yearly": "pro"}
 
 
 def value_map_text(value_map):
-    return "\n".join(f"{source} = {target}" for source, target in value_map.items())
+    """Return a value map as the editor shows it: one "source = target" line each, sorted by source."""
+    return "\n".join(f"{source} = {target}" for source, target in sorted(value_map.items()))
 
 
 def owned_workspaces(user):
