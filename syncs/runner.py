@@ -95,6 +95,8 @@ class RunExecutor:
         self.owner = owner
         self.providers = {}
         self.field_specs = {}
+        # Per direction, the source record id first handled for each email in this run.
+        self.keys_seen = {}
 
     # The run ------------------------------------------------------------
 
@@ -262,6 +264,7 @@ class RunExecutor:
         destination_object = self.sync.object_for(destination_side)
         destination_fields = [spec.destination_field.name for spec in specs]
         outcome = BatchOutcome(direction, source_side, destination_side, read=len(records))
+        records = self.without_earlier_duplicates(direction, source_side, records, outcome)
 
         states = self.engine_states(source_side, destination_side, records)
         found = {}
@@ -325,6 +328,31 @@ class RunExecutor:
                             )
                         )
         return outcome
+
+    def without_earlier_duplicates(self, direction, source_side, records, outcome):
+        """
+        Fail the records whose email an earlier batch of this run already wrote for another source record.
+
+        Inside a batch the engine fails both records of a shared email. A
+        record whose twin came in an earlier batch can only fail itself,
+        naming the record already written, so it never overwrites it.
+        """
+        seen = self.keys_seen.setdefault(direction, {})
+        kept = []
+        for record in records:
+            key = normalize_email(record.email)
+            first = seen.get(key) if key and not record.deleted else None
+            if first is None or first == record.id:
+                if key and not record.deleted:
+                    seen.setdefault(key, record.id)
+                kept.append(record)
+                continue
+            message = (
+                f"Source records {first} and {record.id} both have the email {key}, and {first} was "
+                f"written earlier in this run; {record.id} was not written. Merge them in the source tool, then retry."
+            )
+            outcome.failures.append((key, record.id, None, FailureCategory.DUPLICATE, message, {}, ""))
+        return kept
 
     def fetch_linked(self, destination, object_name, field_names, states, found):
         """

@@ -172,3 +172,17 @@ def test_create_policy_creates_missing_records(sync, tools):
     created = [record for record in tools["crm"].records.values() if record["email"] == "new@example.com"]
     assert run.created_count == 1
     assert created[0]["values"] == {"plan": "pro", "seats": 3}
+
+
+def test_shared_email_across_batches_is_not_overwritten(sync, tools, monkeypatch):
+    monkeypatch.setattr(runner, "BATCH_RECORDS", 3)
+    seed(tools, 3)
+    tools["billing"].add("b-twin", "p0@example.com", plan="starter", seats=99)
+
+    start_run(sync, Run.Trigger.MANUAL)
+
+    failure = RecordFailure.objects.get()
+    assert tools["crm"].records["c0"]["values"]["seats"] == 0
+    assert failure.category == "duplicate"
+    assert failure.source_record_id == "b-twin"
+    assert "b0" in failure.message
