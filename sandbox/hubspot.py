@@ -100,6 +100,7 @@ ROUTES = [
     Route("POST", "/crm/v3/objects/{object_type}/batch/read", "batch_read", "read", "crm.objects.{}.read"),
     Route("POST", "/crm/v3/objects/{object_type}/batch/update", "batch_update", "write", "crm.objects.{}.write"),
     Route("POST", "/crm/v3/objects/{object_type}/batch/create", "batch_create", "write", "crm.objects.{}.write"),
+    Route("POST", "/crm/v3/objects/{object_type}/batch/archive", "batch_archive", "write", "crm.objects.{}.write"),
     Route("GET", "/crm/v3/objects/{object_type}/{record_id}", "get_object", "read", "crm.objects.{}.read"),
     Route("PATCH", "/crm/v3/objects/{object_type}/{record_id}", "update_object", "write", "crm.objects.{}.write"),
     Route("GET", "/oauth/authorize", "oauth_authorize_page", "oauth"),
@@ -411,6 +412,15 @@ class HubSpotAPI:
         response = batch_response(results, [], portal)
         response.status = 201
         return response
+
+    def batch_archive(self, portal, request, object_type):
+        """Archive the records of up to 100 ids; HubSpot returns 204 and skips ids it doesn't have or already archived."""
+        inputs = batch_inputs(request.json())
+        for item in inputs:
+            requested_id = str(item.get("id", ""))
+            if requested_id.isdigit() and portal.get_record(object_type, int(requested_id)) is not None:
+                portal.archive_record(object_type, int(requested_id))
+        return Response(204, b"", "application/json")
 
     def _validate_update(self, portal, object_type, record, properties):
         values, errors = portal.validate_properties(object_type, properties)

@@ -425,11 +425,12 @@ class HubSpotPortal:
         return self.update_record(object_type, record_id, values)
 
     def archive_record(self, object_type, record_id):
+        """Archive a record once; like HubSpot, archiving leaves its modification date and properties as they are."""
         with self.lock:
             record = self.stores[object_type].records[record_id]
             if not record.archived:
                 record.archived = True
-                record.archived_ms = record.updated_ms = self.now_ms()
+                record.archived_ms = self.now_ms()
                 self._changed()
             return record
 

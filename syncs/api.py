@@ -136,6 +136,19 @@ class SyncSerializer(StrictFieldsMixin, serializers.ModelSerializer):
         required=False, default=Sync.DEFAULT_INTERVAL_MINUTES, help_text="Minutes between scheduled runs."
     )
     mappings = MappingSerializer(many=True, required=False)
+    deletion_policy = serializers.ChoiceField(
+        choices=Sync.DeletionPolicy.choices,
+        required=False,
+        help_text=(
+            "What a run does to the linked destination record when the source record is deleted or archived: "
+            "keep leaves it as it is, archive archives it once. Left out of an update, the policy stays as it is."
+        ),
+        error_messages={
+            "invalid_choice": (
+                "'{input}' is not a deletion policy. Use one of: " + ", ".join(Sync.DeletionPolicy.values) + "."
+            )
+        },
+    )
     status = choices_field(Sync.Status.choices, "Whether scheduled runs happen.")
     last_run = serializers.SerializerMethodField()
 
@@ -151,6 +164,7 @@ class SyncSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             "match_key",
             "interval_minutes",
             "policy",
+            "deletion_policy",
             "enabled",
             "status",
             "blocked_reason",
@@ -203,6 +217,7 @@ class SyncSerializer(StrictFieldsMixin, serializers.ModelSerializer):
             interval_minutes=value("interval_minutes", getattr(instance, "interval_minutes", Sync.DEFAULT_INTERVAL_MINUTES)),
             policy=value("policy", getattr(instance, "policy", Sync.Policy.UPDATE_ONLY)),
             enabled=value("enabled", getattr(instance, "enabled", True)),
+            deletion_policy=value("deletion_policy", None),
         )
 
     def _save(self, validated, instance=None):

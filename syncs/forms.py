@@ -119,6 +119,14 @@ class SyncForm(forms.Form):
         choices=Sync.Policy.choices,
         initial=Sync.Policy.UPDATE_ONLY,
     )
+    deletion_policy = forms.ChoiceField(
+        label="Records deleted or archived in the source",
+        choices=Sync.DeletionPolicy.choices,
+        initial=Sync.DeletionPolicy.KEEP,
+        # Left out of a post, the sync keeps its current deletion policy.
+        required=False,
+        help_text="Archive applies once per record, and only to a destination record the sync has already linked.",
+    )
     enabled = forms.BooleanField(
         required=False,
         initial=True,

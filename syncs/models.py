@@ -34,6 +34,10 @@ class Sync(models.Model):
         UPDATE_ONLY = "update_only", "Update records found on both sides only"
         CREATE = "create", "Create the record where it is missing"
 
+    class DeletionPolicy(models.TextChoices):
+        KEEP = "keep", "Keep the destination record as it is"
+        ARCHIVE = "archive", "Archive the linked destination record"
+
     class Status(models.TextChoices):
         ACTIVE = "active", "Active"
         PAUSED = "paused", "Paused"
@@ -58,6 +62,15 @@ class Sync(models.Model):
     match_key = models.CharField(max_length=30, default="email")
     interval_minutes = models.PositiveIntegerField(default=DEFAULT_INTERVAL_MINUTES)
     policy = models.CharField(max_length=20, choices=Policy.choices, default=Policy.UPDATE_ONLY)
+    # What a run does to the linked destination record once the source tool
+    # reports a record deleted or archived. It archives it once at most,
+    # because the record state remembers that its source is gone.
+    deletion_policy = models.CharField(
+        max_length=10,
+        choices=DeletionPolicy.choices,
+        default=DeletionPolicy.KEEP,
+        help_text="What a run does to the linked destination record when the source record is deleted or archived.",
+    )
     enabled = models.BooleanField(default=True, help_text="A disabled sync runs only when asked.")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE)
     # Why the sync is blocked, in words a member understands: a run-level

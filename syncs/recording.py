@@ -48,8 +48,11 @@ class BatchOutcome:
     unchanged: dict = field(default_factory=dict)
     # (record key, source id, destination id, category, message, values, response)
     failures: list = field(default_factory=list)
-    # Source ids of records the tool reported deleted or archived.
+    # Source ids of records the tool reported deleted or archived, to mark
+    # source_deleted; a source whose destination record failed to archive is left out.
     deleted: list = field(default_factory=list)
+    # record key → source id of records whose linked destination record was archived.
+    archived: dict = field(default_factory=dict)
     read: int = 0
     matched: int = 0
     unmatched: int = 0
@@ -71,8 +74,8 @@ def store_batch(run, outcome):
     failed_keys = _store_failures(sync, run, outcome, now)
     _resolve_failures(sync, outcome, failed_keys, now)
     if outcome.deleted:
-        # The destination record is left as it is; the link remembers that
-        # its source is gone, for pages and for a later deletion policy.
+        # The link remembers that its source is gone, so a later run neither
+        # handles it again nor archives its destination record twice.
         RecordState.objects.filter(sync=sync, **{f"record_id_{outcome.source_side}__in": outcome.deleted}).update(
             source_deleted=True
         )
@@ -287,7 +290,7 @@ def _store_failures(sync, run, outcome, now):
 
 def _resolve_failures(sync, outcome, failed_keys, now):
     """Resolve the live failures of records that were written, or found already equal, in this batch."""
-    succeeded = set(outcome.written) | set(outcome.unchanged)
+    succeeded = set(outcome.written) | set(outcome.unchanged) | set(outcome.archived)
     succeeded |= {
         failure_key(None, outcome.source_side, source_id)
         for source_id in [source_id for source_id, _d, _c in outcome.written.values()]

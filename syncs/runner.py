@@ -4,10 +4,16 @@ Execute a run of a sync, step by step.
 1. Claim the sync's lease; a worker that can't claim it leaves the run to
    the worker that holds it.
 2. For each direction with mappings, read the source records changed since
-   that direction's cursor, gathered into batches of BATCH_RECORDS.
+   that direction's cursor, gathered into batches of BATCH_RECORDS. A source
+   whose tool hides archived records from that read (it has
+   `read_archived`) then lists its archived records, and those linked by an
+   earlier run and not yet known to be gone are handled as deleted.
 3. Look each batch's emails up on the destination, then let the engine
    match, convert and diff them.
-4. Write only the changed fields, in the destination's batch size.
+4. Write only the changed fields, in the destination's batch size. A
+   deleted or archived source record writes nothing. When the sync's
+   deletion policy is "archive", its linked destination record is archived,
+   once: the record state then stores that its source is gone.
 5. Store the outcomes, the change log, the record state, the counts and the
    new cursor in one transaction per batch, then extend the lease. A worker
    killed mid-batch loses that batch only, and the next run redoes it; the
@@ -24,6 +30,7 @@ block the sync until a member fixes them.
 import logging
 import uuid
 from collections import Counter
+from dataclasses import replace
 
 from django.db import transaction
 from django.db.models import F
@@ -36,7 +43,7 @@ from connections.providers.errors import ProviderError, ReauthorizationRequired
 from connections.providers.types import FailureCategory, WriteOutcome
 from syncs.engine import CreatePolicy, MappingSpec, chunk, emails_to_look_up, normalize_email, plan_batch
 from syncs.engine import RecordState as EngineRecordState
-from syncs.models import Direction, RecordFailure, RecordState, Run, SyncCursor
+from syncs.models import Direction, RecordFailure, RecordState, Run, Sync, SyncCursor
 from syncs.recording import BatchOutcome, failure_key, store_batch
 from syncs.usage import records_used_this_month
 
@@ -242,6 +249,35 @@ class RunExecutor:
         if batch:
             self.handle_batch(direction, specs, batch, cursor, batch_cursor)
 
+        read_archived = getattr(source, "read_archived", None)
+        if read_archived is not None:
+            self.sync_archived(direction, specs, read_archived(self.sync.object_for(source_side), field_names, None))
+
+    def sync_archived(self, direction, specs, pages):
+        """
+        Handle, as deleted, the archived source records linked by an earlier run and not yet marked source_deleted.
+
+        The tool lists every archived record on each run, so the record state
+        is what keeps a record from being handled twice. Archived records
+        without record state were never linked, and are skipped.
+        """
+        source_side, _ = sides(direction)
+        source_column = f"record_id_{source_side}"
+        batch = []
+        for page in pages:
+            ids = [record.id for record in page.records]
+            pending = set(
+                RecordState.objects.filter(
+                    sync=self.sync, source_deleted=False, **{f"{source_column}__in": ids}
+                ).values_list(source_column, flat=True)
+            )
+            batch.extend(replace(record, deleted=True) for record in page.records if record.id in pending)
+            if len(batch) >= BATCH_RECORDS:
+                self.handle_batch(direction, specs, batch)
+                batch = []
+        if batch:
+            self.handle_batch(direction, specs, batch)
+
     def handle_batch(self, direction, specs, records, cursor=None, new_cursor=None):
         """Plan, write and store one batch of source records; the cursor moves in the same transaction."""
         outcome = self.write_batch(direction, specs, records)
@@ -281,6 +317,7 @@ class RunExecutor:
 
         outcome.links.update(plan.links)
         outcome.deleted = list(plan.deleted)
+        self.archive_deleted(destination, destination_object, records, outcome)
         outcome.matched = len(plan.links)
         outcome.unmatched = len(plan.skipped) + len(plan.creates)
         if plan.unchanged:
@@ -328,6 +365,80 @@ class RunExecutor:
                             )
                         )
         return outcome
+
+    def archive_deleted(self, destination, object_name, records, outcome):
+        """
+        Archive the destination records linked to the batch's deleted sources when the deletion policy is "archive".
+
+        Only links whose source is not yet marked source_deleted are archived,
+        so each destination record is archived once. A failed archive becomes a
+        record failure, and its source id leaves `outcome.deleted`, so the next
+        run that reports the source deleted again tries once more.
+
+        NOTE: a source that reports deletions once, through its change feed
+        (Stripe's customer.deleted), never reports them again, and retrying a
+        failure reads the source by email, which no longer finds the record.
+        Such an archive failure stays open until a member handles it.
+        """
+        if not outcome.deleted or self.sync.deletion_policy != Sync.DeletionPolicy.ARCHIVE:
+            return
+        source_column = f"record_id_{outcome.source_side}"
+        destination_column = f"record_id_{outcome.destination_side}"
+        linked = dict(
+            RecordState.objects.filter(sync=self.sync, source_deleted=False, **{f"{source_column}__in": outcome.deleted})
+            .exclude(**{destination_column: ""})
+            .values_list(source_column, destination_column)
+        )
+        if not linked:
+            return
+        emails = {record.id: normalize_email(record.email) for record in records}
+        sources_by_destination = {}
+        for source_id, destination_id in linked.items():
+            sources_by_destination.setdefault(destination_id, []).append(source_id)
+
+        failed_sources = set()
+        for batch in chunk(list(sources_by_destination), destination.write_batch_size):
+            for result in self.call_archive(destination, object_name, batch):
+                for source_id in sources_by_destination.get(result.key, []):
+                    key = failure_key(emails.get(source_id), outcome.source_side, source_id)
+                    if result.ok:
+                        outcome.archived[key] = source_id
+                        continue
+                    failed_sources.add(source_id)
+                    message = result.message or f"The {object_name} record {result.key} could not be archived."
+                    outcome.failures.append(
+                        (
+                            key,
+                            source_id,
+                            result.key,
+                            result.category or FailureCategory.TOOL_ERROR,
+                            message,
+                            {},
+                            result.response,
+                        )
+                    )
+        outcome.deleted = [source_id for source_id in outcome.deleted if source_id not in failed_sources]
+        logger.info(
+            "Run %s of sync %s archived %s destination records; %s failed",
+            self.run.pk,
+            self.sync.pk,
+            len(outcome.archived),
+            len(failed_sources),
+        )
+
+    def call_archive(self, destination, object_name, record_ids):
+        """Archive one batch; an error for the whole batch becomes a failure of each record, except authorisation."""
+        try:
+            return destination.archive(object_name, record_ids)
+        except ReauthorizationRequired:
+            raise
+        except ProviderError as exc:
+            if exc.category == FailureCategory.AUTHORISATION:
+                raise
+            return [
+                WriteOutcome(key=record_id, ok=False, category=exc.category, message=exc.message, response=exc.response)
+                for record_id in record_ids
+            ]
 
     def without_earlier_duplicates(self, direction, source_side, records, outcome):
         """

@@ -55,6 +55,8 @@ class SyncData:
     interval_minutes: Any = Sync.DEFAULT_INTERVAL_MINUTES
     policy: str = Sync.Policy.UPDATE_ONLY
     enabled: bool = True
+    # None keeps the sync's current deletion policy ("keep" for a new sync).
+    deletion_policy: str | None = None
 
 
 @dataclass
@@ -286,6 +288,14 @@ def check_settings(workspace, data, problems):
                 "policy",
             )
         )
+    if data.deletion_policy is not None and data.deletion_policy not in Sync.DeletionPolicy.values:
+        problems.append(
+            Problem(
+                f"'{data.deletion_policy}' is not a deletion policy. Use one of: "
+                f"{', '.join(Sync.DeletionPolicy.values)}.",
+                "deletion_policy",
+            )
+        )
 
     interval = data.interval_minutes
     if isinstance(interval, bool) or not isinstance(interval, int):
@@ -498,6 +508,8 @@ def save_sync(workspace, data, sync=None, user=None):
         sync.match_key = data.match_key
         sync.interval_minutes = interval
         sync.policy = data.policy
+        if data.deletion_policy is not None:
+            sync.deletion_policy = data.deletion_policy
         sync.enabled = bool(data.enabled)
         sync.save()
 

@@ -154,7 +154,10 @@ def _render_mappings(request, workspace, sync, form, formset, side_a, side_b, er
 
 def _settings_initial(data):
     """Return the posted step 2 settings as SyncForm initial values, so the form keeps them without validating."""
-    initial = {name: data.get(name, "") for name in ("side_a", "side_b", "name", "interval_minutes", "policy")}
+    initial = {
+        name: data.get(name, "")
+        for name in ("side_a", "side_b", "name", "interval_minutes", "policy", "deletion_policy")
+    }
     initial["enabled"] = bool(data.get("enabled"))
     return initial
 
@@ -171,6 +174,7 @@ def _sync_data(form_data, side_a_value, side_b_value, mappings):
         mappings=mappings,
         interval_minutes=form_data.get("interval_minutes"),
         policy=form_data.get("policy", ""),
+        deletion_policy=form_data.get("deletion_policy") or None,
         enabled=form_data.get("enabled", False),
     )
 
@@ -203,7 +207,7 @@ def _place_problems(form, rows, problems):
         if problem.field == "mappings" and problem.index is not None and problem.index < len(rows):
             row = rows[problem.index]
             row.add_error(_row_target(row, problem), problem.message)
-        elif problem.field in ("name", "interval_minutes", "policy"):
+        elif problem.field in ("name", "interval_minutes", "policy", "deletion_policy"):
             form.add_error(problem.field, problem.message)
         else:
             leftovers.append(problem.message)
@@ -260,7 +264,12 @@ def _start_mappings(request, workspace, sync, name, side_a, side_b):
     initial = {"name": name, "side_a": side_a_value, "side_b": side_b_value}
     rows = []
     if sync is not None:
-        initial.update(interval_minutes=sync.interval_minutes, policy=sync.policy, enabled=sync.enabled)
+        initial.update(
+            interval_minutes=sync.interval_minutes,
+            policy=sync.policy,
+            deletion_policy=sync.deletion_policy,
+            enabled=sync.enabled,
+        )
         same_sides = (
             side_value(sync.connection_a, sync.object_a) == side_a_value
             and side_value(sync.connection_b, sync.object_b) == side_b_value

@@ -197,6 +197,19 @@ class Provider:
         """Create records from the given fields; one outcome per write."""
         raise NotImplementedError
 
+    def archive(self, object_name, record_ids) -> list[WriteOutcome]:
+        """
+        Archive the records with the given ids; one outcome per id, keyed by the record id.
+
+        Runs call this for a sync whose deletion policy is "archive". A tool
+        that can't archive records fails each of them.
+        """
+        message = f"{self.label} can't archive records; choose 'keep' as the sync's deletion policy."
+        return [
+            WriteOutcome(key=record_id, ok=False, record_id=record_id, category=FailureCategory.REJECTED_VALUE, message=message)
+            for record_id in record_ids
+        ]
+
     # Errors ------------------------------------------------------------
 
     def classify_error(self, response) -> ProviderError:

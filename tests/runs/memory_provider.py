@@ -34,10 +34,19 @@ class MemoryTool:
         self.fail_writes = {}  # record id → (category, message)
         self.crash_after_writes = None  # raise after this many write calls
         self.written_ids = []  # every record id written, in order, repeats included
+        # When True, the provider's read_archived lists archived records, as
+        # HubSpot's does, and read_changes leaves them out.
+        self.lists_archived = False
+        self.fail_archives = {}  # record id → (category, message)
+        self.archived_ids = []  # every record id archived, in order, repeats included
 
     def add(self, record_id, email, **values):
         self.version += 1
         self.records[record_id] = {"email": email, "values": dict(values), "version": self.version}
+
+    def archive(self, record_id):
+        """Archive a record without changing its version, as HubSpot's archiving leaves the modified date alone."""
+        self.records[record_id]["archived"] = True
 
     def change(self, record_id, **values):
         self.version += 1
@@ -81,7 +90,7 @@ class MemoryProvider(Provider):
             id=record_id,
             email=data["email"],
             values={name: data["values"].get(name) for name in field_names},
-            deleted=data.get("deleted", False),
+            deleted=data.get("deleted", False) or data.get("archived", False),
         )
 
     def read_changes(self, object_name, field_names, cursor=None):
@@ -89,7 +98,7 @@ class MemoryProvider(Provider):
         changed = sorted(
             (data["version"], record_id)
             for record_id, data in self.tool.records.items()
-            if data["version"] > since
+            if data["version"] > since and not (self.tool.lists_archived and data.get("archived"))
         )
         for start in range(0, len(changed), PAGE_SIZE):
             page = changed[start : start + PAGE_SIZE]
@@ -98,6 +107,19 @@ class MemoryProvider(Provider):
                 records=[self._record(record_id, field_names) for _version, record_id in page],
                 cursor=str(page[-1][0]),
                 has_more=start + PAGE_SIZE < len(changed),
+            )
+
+    def read_archived(self, object_name, field_names, cursor=None):
+        """Yield every archived record, whatever the cursor, in pages; nothing unless the tool lists archived records."""
+        if not self.tool.lists_archived:
+            return
+        archived = sorted(record_id for record_id, data in self.tool.records.items() if data.get("archived"))
+        for start in range(0, len(archived), PAGE_SIZE):
+            self._count("read")
+            yield Page(
+                records=[self._record(record_id, field_names) for record_id in archived[start : start + PAGE_SIZE]],
+                cursor=None,
+                has_more=start + PAGE_SIZE < len(archived),
             )
 
     def lookup_by_email(self, object_name, emails, field_names):
@@ -136,4 +158,17 @@ class MemoryProvider(Provider):
             record_id = f"new-{len(self.tool.records) + 1}"
             self.tool.add(record_id, write.key, **write.values)
             outcomes.append(WriteOutcome(write.key, True, record_id))
+        return outcomes
+
+    def archive(self, object_name, record_ids):
+        self._count("write")
+        outcomes = []
+        for record_id in record_ids:
+            if record_id in self.tool.fail_archives:
+                category, message = self.tool.fail_archives[record_id]
+                outcomes.append(WriteOutcome(record_id, False, record_id, category, message))
+                continue
+            self.tool.archive(record_id)
+            self.tool.archived_ids.append(record_id)
+            outcomes.append(WriteOutcome(record_id, True, record_id))
         return outcomes

@@ -161,6 +161,31 @@ def test_archived_contacts_are_hidden_unless_asked(hubspot, portal):
     assert hubspot.post(f"{hubspot.base}/crm/v3/objects/contacts/search", json=search).json()["total"] == 0
 
 
+def test_batch_archive_archives_without_other_changes(hubspot, portal):
+    record = new_contact(portal, email="batch-archive@example.test", firstname="Noah")
+    updated_before = record.updated_ms
+    body = {"inputs": [{"id": str(record.id)}, {"id": "99999999"}]}
+
+    response = hubspot.post(f"{hubspot.base}/crm/v3/objects/contacts/batch/archive", json=body)
+
+    stored = portal.get_record("contacts", record.id, archived=True)
+    listed = hubspot.get(f"{hubspot.base}/crm/v3/objects/contacts/{record.id}", params={"archived": "true"}).json()
+    assert response.status_code == 204
+    assert response.content == b""
+    assert stored is not None
+    assert stored.archived_ms is not None
+    assert stored.updated_ms == updated_before
+    assert stored.properties["firstname"] == "Noah"
+    assert listed["archivedAt"]
+
+
+def test_batch_archive_rejects_body_without_inputs(hubspot):
+    response = hubspot.post(f"{hubspot.base}/crm/v3/objects/contacts/batch/archive", json={"ids": ["1"]})
+
+    assert response.status_code == 400
+    assert response.json()["category"] == "VALIDATION_ERROR"
+
+
 def test_batch_read_by_email_reports_missing_with_207(hubspot, portal):
     record = new_contact(portal, email="batch-read@example.test")
     body = {"idProperty": "email", "properties": ["email"], "inputs": [

@@ -263,3 +263,20 @@ def test_member_cannot_edit_sync(member_client, sync, billing, crm):
 
     assert response.status_code == 403
     assert mapping_rows(sync) == before
+
+
+def test_editor_saves_deletion_policy(owner_client, workspace, billing, crm):
+    owner_client.post(
+        new_url(workspace), mapping_post(billing, crm, [("name", "a_to_b", "name", "")], deletion_policy="archive")
+    )
+
+    assert Sync.objects.get().deletion_policy == "archive"
+
+
+def test_editor_rejects_unknown_deletion_policy(owner_client, workspace, billing, crm, counts):
+    response = owner_client.post(
+        new_url(workspace), mapping_post(billing, crm, [("name", "a_to_b", "name", "")], deletion_policy="purge")
+    )
+
+    assert response.status_code == 400
+    assert counts() == (0, 0)

@@ -146,6 +146,46 @@ class WritingMixin:
             outcomes[index] = self._encode(config, object_name, index, item, pending)
         return self._send_all(endpoint, pending, outcomes)
 
+    def archive(self, object_name, record_ids):
+        """
+        Archive records with POST .../batch/archive, 100 ids a request; return one WriteOutcome per id, in order.
+
+        HubSpot returns 204 with no body, also for ids that are already
+        archived, so each id of a request that succeeded is archived. A failed
+        request fails each of its ids with the error, except an authorisation
+        error, which stops the run. Archiving is safe to repeat, so a timed-out
+        request is sent again.
+        """
+        config = self.object_config(object_name)
+        ids = [str(record_id) for record_id in record_ids]
+        outcomes = []
+        for start in range(0, len(ids), self.write_batch_size):
+            batch = ids[start : start + self.write_batch_size]
+            try:
+                self.request(
+                    "POST",
+                    f"/crm/v3/objects/{config.path}/batch/archive",
+                    kind="write",
+                    retry_unsafe=True,
+                    json={"inputs": [{"id": record_id} for record_id in batch]},
+                )
+            except ProviderError as exc:
+                if exc.category == FailureCategory.AUTHORISATION:
+                    raise
+                logger.warning(
+                    "Connection %s: HubSpot archive of %s %s records failed: %s",
+                    self.connection.pk,
+                    len(batch),
+                    config.singular,
+                    exc.category.value,
+                )
+                outcomes.extend(
+                    WriteOutcome(record_id, False, record_id, exc.category, exc.message, exc.response) for record_id in batch
+                )
+                continue
+            outcomes.extend(WriteOutcome(record_id, True, record_id) for record_id in batch)
+        return outcomes
+
     def create(self, object_name, writes):
         """
         Create records with batch/create; return one WriteOutcome per write, in order.

@@ -98,6 +98,43 @@ class WritingMixin:
         """Add members, with the match key as their address unless the values set one."""
         return self._write_members(object_name, writes, create=True)
 
+    def archive(self, object_name, record_ids):
+        """
+        Archive members with DELETE /lists/{id}/members/{member id}, one request each; one WriteOutcome per id.
+
+        Mailchimp's DELETE archives a member and keeps its history; it is not
+        the permanent delete (POST .../actions/delete-permanent). A member id
+        is the MD5 hash of the lower-cased address. A 404 means the member is
+        already archived or gone, which is the outcome asked for.
+        """
+        list_id = self._list_id(object_name)
+        outcomes = []
+        for record_id in record_ids:
+            try:
+                self.http.request(
+                    "DELETE",
+                    self._url(f"/3.0/lists/{list_id}/members/{record_id}"),
+                    kind="write",
+                    retry_unsafe=True,
+                )
+            except ProviderError as exc:
+                if exc.category == FailureCategory.AUTHORISATION:
+                    raise
+                if exc.category == FailureCategory.NOT_FOUND:
+                    outcomes.append(WriteOutcome(record_id, True, record_id))
+                    continue
+                logger.warning(
+                    "Connection %s: Mailchimp archive of member %s in audience %s failed: %s",
+                    self.connection.pk,
+                    record_id,
+                    list_id,
+                    exc.category.value,
+                )
+                outcomes.append(WriteOutcome(record_id, False, record_id, exc.category, exc.message, exc.response))
+                continue
+            outcomes.append(WriteOutcome(record_id, True, record_id))
+        return outcomes
+
     def _write_members(self, object_name, writes, create):
         list_id = self._list_id(object_name)
         merge_fields = self._merge_fields(list_id)
