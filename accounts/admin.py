@@ -322,7 +322,7 @@ class InvitationAdmin(admin.ModelAdmin):
     Invitations, read-only apart from deleting one, which withdraws it.
 
     The signed token and the accept link are never shown: either would let
-    whoever reads the page join the workspace.
+    anyone who reads the page join the workspace.
     """
 
     list_display = ["email", "workspace", "role", "invited_by", "created_at", "accepted_at"]

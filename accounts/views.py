@@ -481,7 +481,7 @@ def accept_invitation(request, token):
     Show an invitation and, on POST by the invited user, join its workspace.
 
     A visitor who is not logged in is offered log in or sign-up; a user
-    logged in with another email address sees a message naming both
+    logged in with another email address gets a message naming both
     addresses, and nothing changes.
     """
     try:

@@ -77,7 +77,7 @@ class WorkspaceScopedMixin:
         Return the workspace's row named by the URL, or raise NotFound naming the id.
 
         An id of another workspace and an id that is not valid for the field
-        both get 404, so a response never tells whether another
+        both get 404, so a response never reveals whether another
         workspace's row exists.
         """
         queryset = self.filter_queryset(self.get_queryset())
@@ -86,7 +86,7 @@ class WorkspaceScopedMixin:
         try:
             obj = queryset.get(**{self.lookup_field: value})
         except (queryset.model.DoesNotExist, TypeError, ValueError, DjangoValidationError):
-            # Name the value as the URL does, which is what the client sees.
+            # Name the value as the URL does, which is what the client sent.
             field_label = "id" if lookup_url_kwarg == "pk" else lookup_url_kwarg
             raise exceptions.NotFound(
                 f"No {queryset.model._meta.verbose_name} with {field_label} "

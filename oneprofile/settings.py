@@ -78,7 +78,7 @@ for _position, _key in enumerate(ENCRYPTION_KEYS, start=1):
             f"generate one."
         ) from None
 
-# Production has no default: the site answers only the hosts it is given.
+# Production has no default: the site serves only the hosts it is given.
 ALLOWED_HOSTS = env.list(
     "ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else []
 )
@@ -228,8 +228,8 @@ SPECTACULAR_SETTINGS = {
     ),
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
-    # The schema and docs hold no workspace data, so they are public; a bad
-    # key on a request for them is ignored rather than rejected with 401.
+    # The schema and docs contain no workspace data, so they are public. A
+    # bad key on a request for them is ignored rather than rejected with 401.
     "SERVE_AUTHENTICATION": [],
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     # Swagger UI's files come from the sidecar package, so the docs work

@@ -2,7 +2,7 @@
 OAuth 2.0 authorization-code flow shared by the tool stand-ins.
 
 Each tool has its own paths and error shapes (see `stripe.py` and
-`hubspot.py`); this module holds the apps, single-use codes, token grants,
+`hubspot.py`); this module contains the apps, single-use codes, token grants,
 PKCE checks and the consent page with its Allow and Deny buttons.
 """
 

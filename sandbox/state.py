@@ -155,7 +155,7 @@ class SandboxState:
         return self.stripe_accounts[account_id]
 
     def expire_stripe_key(self, key):
-        """Make Stripe answer 401 "Expired API Key provided" for `key` from now on."""
+        """Make Stripe return 401 "Expired API Key provided" for `key` from now on."""
         self.stripe_keys[key].expired = True
 
     # HubSpot

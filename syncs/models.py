@@ -148,7 +148,7 @@ class Sync(models.Model):
         Sync.objects.filter(pk=self.pk, lease_owner=owner).update(lease_owner="", lease_expires_at=None)
 
     def schedule_next(self):
-        """Record the time of the next scheduled run, as django-q2's schedule holds it, for pages and the API."""
+        """Record the time of the next scheduled run, as django-q2's schedule stores it, for pages and the API."""
         from django_q.models import Schedule
 
         from syncs.scheduling import schedule_name

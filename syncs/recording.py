@@ -137,7 +137,7 @@ class RowWriter:
             cursor.executemany(sql, rows)
 
     def update_by_pk(self, names, rows):
-        """Set the fields `names` per row; each row holds their values followed by the primary key."""
+        """Set the fields `names` per row; each row contains their values followed by the primary key."""
         if not rows:
             return
         assignments = ", ".join(f"{self.column(name)} = %s" for name in names)

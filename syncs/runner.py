@@ -16,9 +16,9 @@ Execute a run of a sync, step by step.
    once: the record state then stores that its source is gone.
 5. Store the outcomes, the change log, the record state, the counts and the
    new cursor in one transaction per batch, then extend the lease. A worker
-   killed mid-batch loses that batch only, and the next run redoes it; the
-   destination then already contains any value that was written, so the diff
-   finds nothing to write twice.
+   killed mid-batch loses that batch only, and the next run redoes it. The
+   destination then already contains any value that was written, so the
+   diff finds nothing to write twice.
 6. Retry the transient failures that are due, then finish the run.
 
 A failure of the run as a whole (a connection needing re-authorisation, a

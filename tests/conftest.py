@@ -22,7 +22,7 @@ def http_mock(request):
     """
     Route every outbound request through `responses`; a request no test mocked fails the test.
 
-    Tests register answers with `responses.add(...)` or on this fixture. A
+    Tests register responses with `responses.add(...)` or on this fixture. A
     test marked `live_http` talks to servers it started on loopback instead.
     """
     if request.node.get_closest_marker("live_http"):

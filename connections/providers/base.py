@@ -101,11 +101,11 @@ class Provider:
     @classmethod
     def request_tokens(cls, token_url, classify, *, extra_keys=(), **request_kwargs):
         """
-        POST to an OAuth token endpoint and return the TokenSet of its answer.
+        POST to an OAuth token endpoint and return the TokenSet of its response.
 
         `request_kwargs` carry the form (`data=`) or JSON (`json=`) body;
-        `extra_keys` names the non-secret values of the answer kept in
-        TokenSet.extra. An answer without an access token is a tool error.
+        `extra_keys` names the non-secret values of the response kept in
+        TokenSet.extra. A response without an access token is a tool error.
         """
         session = ProviderSession(cls.name, None, label=cls.label, classify=classify)
         response = session.request("POST", token_url, kind="auth", **request_kwargs)

@@ -23,7 +23,7 @@ class FieldType(StrEnum):
 
 
 class FailureCategory(StrEnum):
-    """Why one record, or a whole run, could not be written. Each value is a stable code."""
+    """The reason one record, or a whole run, could not be written, as a stable code."""
 
     RATE_LIMITED = "rate_limited"
     TYPE_MISMATCH = "type_mismatch"
@@ -64,7 +64,7 @@ class FieldSpec:
     writable: bool = True
     # Enumeration and multi-select options as {internal value: label}.
     options: dict[str, str] = field(default_factory=dict)
-    # The longest string the tool accepts, in characters; None when unlimited.
+    # The maximum string length the tool accepts, in characters, or None when unlimited.
     max_length: int | None = None
     # Derived fields are computed by the provider from several API objects
     # (for example Stripe MRR); they are never writable.
@@ -109,12 +109,12 @@ class RecordWrite:
 
 @dataclass
 class WriteOutcome:
-    """What the tool did with one RecordWrite."""
+    """The result of one RecordWrite in the tool."""
 
     key: str
     ok: bool
     record_id: str | None = None
     category: FailureCategory | None = None
     message: str = ""
-    # The tool's answer for this record, trimmed and without secrets.
+    # The tool's response for this record, trimmed and without secrets.
     response: str = ""

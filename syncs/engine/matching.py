@@ -98,7 +98,7 @@ def normalize_email(value):
 
 
 # A run normalises each email of a batch several times (lookup, matching,
-# storing), so recent answers are kept; the function is pure.
+# storing), so recent results are cached; the function is pure.
 @lru_cache(maxsize=4096)
 def _normalize_text(value):
     email = value.strip().lower()

@@ -361,7 +361,7 @@ PHONE_ERROR = {
 }
 
 
-def test_same_rejection_in_both_halves_fails_only_bad_records(workspace):
+def test_repeated_rejection_fails_bad_records_only(workspace):
     responses.add(responses.GET, f"{API}/crm/v3/properties/contacts", json=load("properties_contacts"))
     provider = make_provider(create_connection(workspace))
 

@@ -119,7 +119,7 @@ def test_batches_hold_at_most_500_members(provider):
     assert sizes == [500, 1]
 
 
-def test_whole_batch_400_fails_named_member_and_resends_rest(provider):
+def test_batch_400_resends_unnamed_members(provider):
     responses.add(responses.POST, BATCH_URL, status=400, json=load("error_batch_item.json"))
     responses.add(responses.POST, BATCH_URL, json=load("batch_mixed.json"))
     writes = [new("lena@example.test", {}), new("zed@example.test", {}), new("liam@example.test", {})]

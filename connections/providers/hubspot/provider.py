@@ -44,14 +44,14 @@ SEARCH_INTERVAL_SECONDS = 0.25
 # A search returns at most 10,000 results in all, 200 a page.
 SEARCH_RESULTS_MAX = 10_000
 SECONDARY_INDEX_PAGE_SIZE = 200
-# Secondary-email searches a run sends before it asks whether an index of
-# additional emails would be cheaper, so small runs never pay for the question.
+# Secondary-email searches a run sends before it checks whether an index of
+# additional emails would be cheaper, so small runs never pay for the check.
 SECONDARY_SEARCHES_BEFORE_INDEX = 3
 
 
 @dataclass(frozen=True)
 class ObjectConfig:
-    """How one HubSpot object type is reached and read."""
+    """The paths and property names of one HubSpot object type."""
 
     name: str  # the object name the engine uses ("contact")
     path: str  # the objectType in URLs ("contacts")

@@ -201,7 +201,7 @@ def classify(response, label=LABEL):
             f"don't expire, so it was revoked or disabled: reconnect {label}."
         )
     elif status == 403 and not is_problem:
-        # Mailchimp's edge answers 403 without a JSON body when one user sends
+        # Mailchimp's edge returns 403 without a JSON body when one user sends
         # a very high volume of requests; Mailchimp's own denials carry one.
         category = FailureCategory.RATE_LIMITED
         message = f"{label} turned requests away for a while (HTTP 403 without details), so the record is retried later."

@@ -10,7 +10,7 @@ Reading: a full read lists every customer (100 a page). An incremental
 read lists the events of the last read's window and fetches only the
 customers they name. Stripe keeps events for 30 days, so an older cursor
 means a full read. Subscriptions, invoices and products are listed only
-when a derived field asks for them, and are joined to customers in memory.
+when a derived field needs them, and are joined to customers in memory.
 """
 
 import logging
@@ -617,7 +617,7 @@ def pack_subscription(subscription, prices):
     """
     Return the attributes of a subscription that derived_values() reads, as a tuple.
 
-    The tuple holds SUBSCRIPTION_KEYS in order (ABSENT for a missing one) and
+    The tuple contains SUBSCRIPTION_KEYS in order (ABSENT for a missing one) and
     then a tuple of (quantity, current_period_end, price) per item, because
     tuples take much less memory than dicts of the same attributes.
     """

@@ -127,7 +127,7 @@ def classify(response, label="Stripe"):
         message = f"{label} rejected {target}{detail}"
     else:
         category = category_for_status(status)
-        message = f"{label} answered HTTP {status}{detail}"
+        message = f"{label} returned HTTP {status}{detail}"
 
     return ProviderError(category, message, status=status, response=response.text, code=code)
 

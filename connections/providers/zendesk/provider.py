@@ -40,7 +40,7 @@ logger = logging.getLogger(__name__)
 # scoped to users:read/users:write, so the broad scopes are requested.
 SCOPES = ("read", "write")
 # Emails per search query. A query with several `email:` terms is expected to
-# return the users with any of them, and one that finds nobody is repeated
+# return the users with any of them, and one that finds no user is repeated
 # per email (see lookup_by_email).
 EMAILS_PER_SEARCH = 10
 # The users search returns at most 1,000 results, 100 a page.
@@ -331,7 +331,7 @@ class ZendeskProvider(ReadingMixin, WritingMixin, Provider):
         A query contains several `email:` terms, which Zendesk's search is
         expected to join with OR. NOTE: Zendesk's search reference doesn't
         state how repeated `email:` terms combine, so a grouped query that
-        finds nobody is repeated for each email alone. Search also matches secondary email identities: a user
+        finds no user is repeated for each email alone. Search also matches secondary email identities: a user
         found whose primary email isn't asked for has its identities read to
         see which address matched. An email held by two users maps to both.
         """

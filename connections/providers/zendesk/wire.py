@@ -167,7 +167,7 @@ def classify(response, label="Zendesk"):
         message = f"{label} rejected the request{detail}"
     else:
         category = category_for_status(status)
-        message = f"{label} answered HTTP {status}{detail}"
+        message = f"{label} returned HTTP {status}{detail}"
 
     return ProviderError(category, message, status=status, response=response.text, code=code)
 
