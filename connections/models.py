@@ -1,3 +1,4 @@
+import copy
 import logging
 import uuid
 from datetime import timedelta
@@ -7,7 +8,7 @@ from django.db import models, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from connections.crypto import CredentialsDecryptionError, decrypt_credentials, encrypt_credentials
+from connections.crypto import CredentialsDecryptionError, decrypt_credentials, encrypt_credentials, get_fernet
 from connections.providers import get_provider_class
 from connections.providers.errors import ProviderError, ReauthorizationRequired
 
@@ -96,10 +97,21 @@ class Connection(models.Model):
     # Credentials -------------------------------------------------------
 
     def get_credentials(self):
-        """Return the decrypted credentials; raises CredentialsDecryptionError, never an empty value."""
-        return decrypt_credentials(
-            self.encrypted_credentials, label=f"The credentials of connection {self.pk}"
-        )
+        """
+        Return the decrypted credentials; raises CredentialsDecryptionError, never an empty value.
+
+        A run authenticates every request, so the decrypted value is kept for
+        as long as the encrypted value and the configured keys are unchanged.
+        A copy is returned, so a caller's change never reaches the kept value.
+        """
+        key = (self.encrypted_credentials, get_fernet())
+        cached = getattr(self, "_decrypted", None)
+        if cached is None or cached[0] != key:
+            credentials = decrypt_credentials(
+                self.encrypted_credentials, label=f"The credentials of connection {self.pk}"
+            )
+            cached = self._decrypted = (key, credentials)
+        return copy.deepcopy(cached[1])
 
     def set_credentials(self, credentials, expires_in=None):
         """Encrypt and set credentials (not saved); `expires_in` is the access token's lifetime in seconds."""
