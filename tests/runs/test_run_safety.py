@@ -1,3 +1,4 @@
+import gc
 import threading
 
 import pytest
@@ -10,7 +11,7 @@ from syncs.models import Direction, FieldMapping, RecordFailure, Run, Sync
 from syncs.runner import execute_run
 from syncs.services import start_run
 from syncs.tasks import recover_stale_runs, run_scheduled_sync
-from tests.runs.memory_provider import KilledWorker
+from tests.runs.memory_provider import KilledWorker, MemoryProvider
 
 
 def seed(tools, count):
@@ -186,3 +187,34 @@ def test_shared_email_across_batches_is_not_overwritten(sync, tools, monkeypatch
     assert failure.category == "duplicate"
     assert failure.source_record_id == "b-twin"
     assert "b0" in failure.message
+
+
+def test_run_tunes_the_garbage_collector_and_restores_it(sync, tools, monkeypatch):
+    seed(tools, 3)
+    seen = []
+    write = MemoryProvider.write
+
+    def write_and_look(*args, **kwargs):
+        seen.append((gc.get_threshold()[0], gc.get_freeze_count() > 0))
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(MemoryProvider, "write", write_and_look)
+    threshold = gc.get_threshold()
+
+    start_run(sync, Run.Trigger.MANUAL)
+
+    assert seen and set(seen) == {(runner.RUN_COLLECTION_THRESHOLD, True)}
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == 0
+
+
+def test_killed_run_restores_the_garbage_collector(sync, tools):
+    seed(tools, 3)
+    tools["crm"].crash_after_writes = 0
+    threshold = gc.get_threshold()
+
+    with pytest.raises(KilledWorker):
+        start_run(sync, Run.Trigger.MANUAL)
+
+    assert gc.get_threshold() == threshold
+    assert gc.get_freeze_count() == 0
