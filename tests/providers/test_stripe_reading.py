@@ -7,7 +7,9 @@ import pytest
 import responses
 from responses import matchers
 
+from connections.providers.errors import ProviderError
 from connections.providers.stripe import STRIPE_VERSION
+from connections.providers.types import FailureCategory
 
 from .stripe_support import API, API_KEY, NOW, load, make_connection, make_provider
 
@@ -148,6 +150,53 @@ def test_full_read_derives_zero_decimal_and_empty_billing(provider):
     assert cy["mrr"] is None
     assert cy["lifetime_revenue"] is None
     assert records["cus_Dee04"].values["mrr"] == {"amount": 0, "currency": "usd"}
+
+
+def test_full_read_takes_expanded_objects_and_legacy_plans(provider):
+    add_customer_pages()
+    subscriptions = load("subscriptions.json")
+    for subscription in subscriptions["data"]:
+        subscription["customer"] = {"id": subscription["customer"], "object": "customer"}
+        for item in subscription["items"]["data"]:
+            # API versions before 2018-02 put the price under `plan`, with `amount` and `interval`.
+            price = item.pop("price")
+            item["plan"] = {
+                "id": price["id"],
+                "object": "plan",
+                "nickname": None,
+                "amount": price["unit_amount"],
+                "interval": price["recurring"]["interval"],
+                "interval_count": price["recurring"]["interval_count"],
+                "product": {"id": price["product"], "object": "product", "name": f"Product {price['product']}"},
+            }
+    invoices = load("invoices_paid.json")
+    for invoice in invoices["data"]:
+        invoice["customer"] = {"id": invoice["customer"], "object": "customer"}
+    responses.add(responses.GET, f"{API}/v1/subscriptions", json=subscriptions)
+    responses.add(responses.GET, f"{API}/v1/invoices", json=invoices)
+    responses.add(responses.GET, f"{API}/v1/products", json=load("products.json"))
+
+    ada = records_by_id(provider.read_changes("customer", DERIVED_FIELDS))["cus_Ada01"].values
+
+    assert ada["subscription_status"] == "active"
+    assert ada["plan"] == "Product prod_Team, Product prod_Seats"
+    assert ada["mrr"] == {"amount": 8000, "currency": "usd"}
+    assert ada["lifetime_revenue"] == {"amount": 46000, "currency": "usd"}
+
+
+def test_billing_page_of_unexpected_shape_stops_the_read(provider):
+    add_customer_pages()
+    invoices = load("invoices_paid.json")
+    invoices["data"][1]["amount_paid"] = "5000"
+    responses.add(responses.GET, f"{API}/v1/invoices", json=invoices)
+
+    with pytest.raises(ProviderError) as raised:
+        list(provider.read_changes("customer", ["lifetime_revenue"]))
+
+    assert raised.value.category == FailureCategory.TOOL_ERROR
+    assert raised.value.message.startswith(
+        "Stripe sent an answer in an unexpected shape: Expected `int | null`, got `str` - at `$.data[1].amount_paid`."
+    )
 
 
 def test_billing_lists_are_paged_with_status_filters(provider):

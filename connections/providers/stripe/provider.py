@@ -26,6 +26,7 @@ from connections.providers.errors import ProviderError
 from connections.providers.types import FailureCategory, FieldSpec, FieldType, Page, Record, WriteOutcome
 
 from .billing import derived_values, iso_datetime
+from .pages import INVOICE_PAGE, SUBSCRIPTION_PAGE, Reference, customer_id_of
 from .fields import (
     DERIVED_FIELDS,
     DERIVED_FIELDS_BY_NAME,
@@ -397,11 +398,12 @@ class StripeProvider(Provider):
         prices = {}
         for extra in filters:
             if wants_subscriptions:
-                for subscription in self._iterate_all("/v1/subscriptions", {"status": "all", **extra}):
-                    owner = related_customer_id(subscription.get("customer"))
+                params = {"status": "all", **extra}
+                for subscription in self._iterate_all("/v1/subscriptions", params, SUBSCRIPTION_PAGE):
+                    owner = customer_id_of(subscription.customer)
                     billing.subscriptions.setdefault(owner, []).append(pack_subscription(subscription, prices))
             if wants_invoices:
-                for invoice in self._iterate_all("/v1/invoices", {"status": "paid", **extra}):
+                for invoice in self._iterate_all("/v1/invoices", {"status": "paid", **extra}, INVOICE_PAGE):
                     add_paid_invoice(billing.paid, invoice)
         if "plan" in fields:
             billing.product_names = {
@@ -555,24 +557,31 @@ class StripeProvider(Provider):
     def _url(self, path):
         return f"{self.base_url}{path}"
 
-    def _get(self, path, params=None, kind="read"):
+    def _get(self, path, params=None, kind="read", decoder=None):
         response = self.http.request("GET", self._url(path), kind=kind, params=params or {})
-        return self.http.json(response)
+        return self.http.json(response, decoder)
 
     def _list_all(self, path, params):
         """Return every object of a list endpoint, following `starting_after` until `has_more` is false."""
         return list(self._iterate_all(path, params))
 
-    def _iterate_all(self, path, params):
-        """Yield every object of a list endpoint, one page in memory at a time."""
+    def _iterate_all(self, path, params, decoder=None):
+        """
+        Yield every object of a list endpoint, one page in memory at a time.
+
+        Objects are dicts, or the structs of `decoder`'s page type (pages.py).
+        """
         params = {**params, "limit": PAGE_SIZE}
         while True:
-            body = self._get(path, params)
-            data = body.get("data") or []
+            body = self._get(path, params, decoder=decoder)
+            if decoder is None:
+                data, has_more = body.get("data") or [], body.get("has_more")
+            else:
+                data, has_more = body.data, body.has_more
             yield from data
-            if not body.get("has_more") or not data:
+            if not has_more or not data:
                 return
-            params["starting_after"] = data[-1]["id"]
+            params["starting_after"] = data[-1]["id"] if decoder is None else data[-1].id
 
     def _search_all(self, path, query):
         """Yield every result of a search query, following `next_page`."""
@@ -594,48 +603,55 @@ PRICE_KEYS = (
     "nickname", "unit_amount", "unit_amount_decimal", "amount", "amount_decimal",
     "interval", "interval_count", "usage_type",
 )
+RECURRING_KEYS = ("interval", "interval_count", "usage_type")
 SUBSCRIPTION_KEYS = ("status", "created", "currency", "cancel_at_period_end", "current_period_end")
-# An attribute missing from a packed subscription.
-ABSENT = object()
 
 
 def slim_price(price, prices):
-    """Return the attributes of a price the derived fields read, one shared dict per price id."""
-    key = price.get("id") or id(price)
-    if key not in prices:
-        slim = {name: price[name] for name in PRICE_KEYS if name in price}
-        if price.get("recurring"):
-            recurring = price["recurring"]
-            slim["recurring"] = {name: recurring.get(name) for name in ("interval", "interval_count", "usage_type")}
-        product = price.get("product")
-        slim["product"] = {"name": product.get("name")} if isinstance(product, dict) else product
+    """
+    Return the attributes of a price (a pages.Price) that billing.py reads, as a dict.
+
+    Prices repeat across subscriptions, so one dict is kept per price id. A
+    missing attribute is left out, as in Stripe's JSON.
+    """
+    if price is None:
+        return {}
+    key = price.id or id(price)
+    slim = prices.get(key)
+    if slim is None:
+        slim = {name: getattr(price, name) for name in PRICE_KEYS if getattr(price, name) is not None}
+        if price.recurring is not None:
+            slim["recurring"] = {name: getattr(price.recurring, name) for name in RECURRING_KEYS}
+        product = price.product
+        slim["product"] = {"name": product.name} if isinstance(product, Reference) else product
         prices[key] = slim
-    return prices[key]
+    return slim
 
 
 def pack_subscription(subscription, prices):
     """
-    Return the attributes of a subscription that derived_values() reads, as a tuple.
+    Return the attributes of a subscription (a pages.Subscription) that derived_values() reads, as a tuple.
 
-    The tuple contains SUBSCRIPTION_KEYS in order (ABSENT for a missing one) and
-    then a tuple of (quantity, current_period_end, price) per item, because
-    tuples take much less memory than dicts of the same attributes.
+    The tuple contains SUBSCRIPTION_KEYS in order and then a tuple of
+    (quantity, current_period_end, price) per item, because a full read keeps
+    every subscription of the account and tuples take much less memory than
+    dicts of the same attributes.
     """
     attributes = []
     for name in SUBSCRIPTION_KEYS:
-        value = subscription.get(name, ABSENT)
+        value = getattr(subscription, name)
         # Statuses and currencies repeat across subscriptions, so one copy of each is kept.
         attributes.append(sys.intern(value) if type(value) is str else value)
-    items = tuple(
-        (item.get("quantity"), item.get("current_period_end"), slim_price(item.get("price") or item.get("plan") or {}, prices))
-        for item in (subscription.get("items") or {}).get("data") or []
+    items = subscription.items.data if subscription.items is not None else ()
+    packed_items = tuple(
+        (item.quantity, item.current_period_end, slim_price(item.price or item.plan, prices)) for item in items
     )
-    return (*attributes, items)
+    return (*attributes, packed_items)
 
 
 def unpack_subscription(packed):
     """Return the subscription dict, with the attributes billing.py reads, of a pack_subscription() tuple."""
-    subscription = {name: value for name, value in zip(SUBSCRIPTION_KEYS, packed) if value is not ABSENT}
+    subscription = {name: value for name, value in zip(SUBSCRIPTION_KEYS, packed) if value is not None}
     subscription["items"] = {
         "data": [
             {"quantity": quantity, "current_period_end": period_end, "price": price}
@@ -646,10 +662,9 @@ def unpack_subscription(packed):
 
 
 def add_paid_invoice(paid, invoice):
-    """Add a paid invoice to its customer's total in its currency, keeping the latest creation time."""
-    if invoice.get("status") != "paid":
+    """Add a paid invoice (a pages.Invoice) to its customer's total in its currency, keeping the latest creation time."""
+    if invoice.status != "paid":
         return
-    owner = related_customer_id(invoice.get("customer"))
-    totals = paid.setdefault(owner, {})
-    amount, created = totals.get(invoice.get("currency"), (0, 0))
-    totals[invoice.get("currency")] = (amount + (invoice.get("amount_paid") or 0), max(created, invoice.get("created") or 0))
+    totals = paid.setdefault(customer_id_of(invoice.customer), {})
+    amount, created = totals.get(invoice.currency, (0, 0))
+    totals[invoice.currency] = (amount + (invoice.amount_paid or 0), max(created, invoice.created or 0))
