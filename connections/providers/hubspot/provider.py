@@ -8,7 +8,7 @@ writing.py and errors.py beside this module.
 
 import logging
 import time
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass
 
 from connections.providers import register
@@ -39,8 +39,10 @@ SCOPES = (
 # 2024 search changelog; the 2026-03 spec allows 6).
 FILTER_GROUPS_PER_SEARCH = 5
 # HubSpot allows 4 search requests a second per token (its search rate-limit
-# changelog); search responses carry no rate-limit headers to throttle on.
-SEARCH_INTERVAL_SECONDS = 0.25
+# changelog), and search responses carry no rate-limit headers to throttle
+# on, so the provider sends at most 4 searches in any rolling second.
+SEARCHES_PER_WINDOW = 4
+SEARCH_WINDOW_SECONDS = 1.0
 # A search returns at most 10,000 results in all, 200 a page.
 SEARCH_RESULTS_MAX = 10_000
 SECONDARY_INDEX_PAGE_SIZE = 200
@@ -102,7 +104,8 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
         super().__init__(connection, session)
         self._field_specs = {}
         self._daily_limit_error = None
-        self._last_search_at = None
+        # When the last SEARCHES_PER_WINDOW searches were sent, oldest first.
+        self._search_times = deque(maxlen=SEARCHES_PER_WINDOW)
         # Secondary-email lookups of this provider instance (one run): the
         # searches sent so far, and the index of every record holding an
         # additional email, once building it is cheaper than searching on.
@@ -268,18 +271,20 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
         """
         Find records holding `emails` as an additional email: five emails a search, or from an index.
 
-        Each search takes a quarter second (HubSpot's 4 searches a second),
-        so a run with thousands of emails unknown to HubSpot would spend most
-        of its time here. Once the searches sent in this run cost as many
-        requests as listing every record that has an additional email (the
-        index), the index is built and used for the rest of the run: the run
-        spends at most twice the cheaper of the two. The index is skipped
-        when those records are more than one search can return (10,000).
+        Searches go at most 4 a second (HubSpot's limit), so a run with
+        thousands of emails unknown to HubSpot would spend most of its time
+        here. Listing every record that has an additional email (the index)
+        may cost fewer requests. Once the searches sent in this run, plus
+        those this lookup still needs, cost as many requests as the index, the
+        index is built and used for the rest of the run. The run then spends
+        at most twice the cheaper of the two. The index is skipped when those
+        records are more than one search can return (10,000).
         """
         key = (config.name, tuple(properties))
         for group_start in range(0, len(emails), FILTER_GROUPS_PER_SEARCH):
             group = emails[group_start : group_start + FILTER_GROUPS_PER_SEARCH]
-            if key not in self._secondary_index and self._index_is_cheaper(config):
+            pending = -(-(len(emails) - group_start) // FILTER_GROUPS_PER_SEARCH)
+            if key not in self._secondary_index and self._index_is_cheaper(config, pending):
                 self._secondary_index[key] = self._build_secondary_index(config, properties, field_names)
             index = self._secondary_index.get(key)
             if index is not None:
@@ -290,11 +295,13 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
             self._lookup_secondary(config, group, properties, field_names, found)
             self._secondary_searches += 1
 
-    def _index_is_cheaper(self, config):
-        if self._secondary_searches < SECONDARY_SEARCHES_BEFORE_INDEX:
+    def _index_is_cheaper(self, config, pending):
+        """Return whether the index costs no more than the searches sent so far and the `pending` ones this lookup needs."""
+        needed = self._secondary_searches + pending
+        if needed < SECONDARY_SEARCHES_BEFORE_INDEX:
             return False
         cost = self._index_cost(config)
-        return cost is not None and self._secondary_searches >= cost
+        return cost is not None and needed >= cost
 
     def _index_cost(self, config):
         """Return the searches that list every record with an additional email, or None when they are too many."""
@@ -368,12 +375,12 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
         return self.http.request(method, f"{self.base_url}{path}", kind=kind, **kwargs)
 
     def search(self, config, query):
-        """POST a search query, at most 4 a second, and return HubSpot's JSON response."""
-        if self._last_search_at is not None:
-            wait = SEARCH_INTERVAL_SECONDS - (time.monotonic() - self._last_search_at)
+        """POST a search query, at most 4 in any rolling second, and return HubSpot's JSON response."""
+        if len(self._search_times) == SEARCHES_PER_WINDOW:
+            wait = SEARCH_WINDOW_SECONDS - (time.monotonic() - self._search_times[0])
             if wait > 0:
                 self.http.sleep(wait)
-        self._last_search_at = time.monotonic()
+        self._search_times.append(time.monotonic())
         response = self.request("POST", f"/crm/v3/objects/{config.path}/search", kind="search", retry_unsafe=True, json=query)
         return self.http.json(response)
 
