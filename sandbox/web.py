@@ -11,6 +11,8 @@ import json
 import re
 from urllib.parse import parse_qsl, urlencode
 
+import orjson
+
 KEY_PART = re.compile(r"\[([^\[\]]*)\]")
 
 
@@ -65,7 +67,10 @@ class Response:
 
     @classmethod
     def json(cls, status, payload, headers=None):
-        body = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+        # orjson encodes a 300 KB list page several times faster than the
+        # standard library. The sandbox's own CPU time bounds how fast a
+        # benchmark run can go.
+        body = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS)
         return cls(status, body, "application/json", headers)
 
     @classmethod
