@@ -334,7 +334,8 @@ class RecordFailure(models.Model):
     # wait for a member.
     MAX_AUTOMATIC_ATTEMPTS = 5
 
-    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="failures")
+    # The (sync, status, category) index serves lookups by sync.
+    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="failures", db_index=False)
     run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, blank=True, related_name="failures")
     record_key = models.CharField(max_length=320, help_text="The match key, or the source record id without one.")
     direction = models.CharField(max_length=10, choices=Direction.choices)
@@ -363,7 +364,13 @@ class RecordFailure(models.Model):
                 name="syncs_failure_one_live_per_record",
             ),
         ]
-        indexes = [models.Index(fields=["sync", "status", "category"])]
+        indexes = [
+            models.Index(fields=["sync", "status", "category"]),
+            # Each batch finds the live failures of its records by key. SQLite
+            # can't use the partial unique index for that when the statuses
+            # are query parameters.
+            models.Index(fields=["sync", "direction", "record_key"]),
+        ]
 
     def __str__(self):
         return f"{self.record_key}: {self.get_category_display()}"
@@ -391,7 +398,8 @@ class RecordFailure(models.Model):
 class RecordState(models.Model):
     """Per sync and match key: the record ids on each side and the values this sync last wrote."""
 
-    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="record_states")
+    # The unique (sync, record_key) index serves lookups by sync.
+    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="record_states", db_index=False)
     record_key = models.CharField(max_length=320)
     record_id_a = models.CharField(max_length=100, blank=True)
     record_id_b = models.CharField(max_length=100, blank=True)
@@ -407,6 +415,11 @@ class RecordState(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["sync", "record_key"], name="syncs_record_state_unique"),
         ]
+        # Each batch reads the states of its source records by their ids.
+        indexes = [
+            models.Index(fields=["sync", "record_id_a"]),
+            models.Index(fields=["sync", "record_id_b"]),
+        ]
 
     def __str__(self):
         return f"{self.sync}: {self.record_key}"
@@ -415,7 +428,8 @@ class RecordState(models.Model):
 class FieldChange(models.Model):
     """A field written by a run: who changed what, and when."""
 
-    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="changes")
+    # The (sync, record_key) and (sync, changed_at) indexes serve lookups by sync.
+    sync = models.ForeignKey(Sync, on_delete=models.CASCADE, related_name="changes", db_index=False)
     run = models.ForeignKey(Run, on_delete=models.SET_NULL, null=True, related_name="changes")
     record_key = models.CharField(max_length=320)
     direction = models.CharField(max_length=10, choices=Direction.choices)
