@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from connections.providers.errors import excerpt
 from connections.providers.types import FailureCategory
-from syncs.engine import json_ready
+from syncs.engine import json_bytes, json_ready
 from syncs.models import FieldChange, RecordFailure, RecordState
 
 # Transient failures retry on their own after this delay, doubled per attempt.
@@ -98,6 +98,7 @@ class RowWriter:
         self.connection = connections[router.db_for_write(model)]
         self.quote = self.connection.ops.quote_name
         self.table = self.quote(model._meta.db_table)
+        self._adapt_json = json_adapter(self.connection)
         # Field values repeat across a batch ("active", "0"), so each
         # distinct scalar is converted to JSON once.
         self._adapted = {}
@@ -109,7 +110,7 @@ class RowWriter:
         """Adapt a value for a JSON column; None becomes SQL NULL, as JSONField.get_db_prep_save does."""
         if value is None:
             return None
-        return self.connection.ops.adapt_json_value(value, None)
+        return self._adapt_json(value)
 
     def json_ready(self, value):
         """Adapt a converted value for a JSON column in its json_ready() form, once per distinct scalar value."""
@@ -144,6 +145,28 @@ class RowWriter:
         sql = f"UPDATE {self.table} SET {assignments} WHERE {self.quote(self.model._meta.pk.column)} = %s"
         with self.connection.cursor() as cursor:
             cursor.executemany(sql, rows)
+
+
+def json_adapter(connection):
+    """
+    Return a function that adapts a json_ready() value for a JSON column of `connection`'s backend.
+
+    It encodes with orjson (json_bytes), several times faster than the
+    standard library encoder the backends use, and wraps the text as each
+    backend's own adapter does: psycopg's Jsonb on PostgreSQL, plain text on
+    SQLite. Any other backend keeps its own adapter.
+    """
+    if connection.vendor == "postgresql":
+        from psycopg.types.json import Jsonb
+
+        return lambda value: Jsonb(value, dumps=json_text)
+    if connection.vendor == "sqlite":
+        return json_text
+    return lambda value: connection.ops.adapt_json_value(value, None)
+
+
+def json_text(value):
+    return json_bytes(value).decode()
 
 
 def _store_states(sync, outcome, now):

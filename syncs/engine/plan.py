@@ -32,6 +32,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+import orjson
+
 from connections.providers.types import FailureCategory, FieldSpec, FieldType, Record, RecordWrite
 
 from .conversion import ConversionError, convert
@@ -192,8 +194,21 @@ def chunk(items: Iterable, size: int):
 def idempotency_key(target: str, values: Mapping[str, Any]):
     """Return a SHA-256 hex digest of a write's target (a record id, or "new:" and the email) and its values."""
     payload = {"record": target, "values": {name: json_ready(value) for name, value in values.items()}}
-    encoded = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(encoded.encode()).hexdigest()
+    return hashlib.sha256(json_bytes(payload, sort_keys=True)).hexdigest()
+
+
+def json_bytes(value, sort_keys=False):
+    """
+    Return compact UTF-8 JSON of a json_ready() value.
+
+    orjson encodes about ten times faster than the standard library, which
+    matters for a value per written record. It refuses integers beyond
+    64 bits, which the standard library then encodes.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
+    except TypeError:
+        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _check_mappings(mappings):

@@ -14,6 +14,7 @@ from syncs.engine.plan import (
     RecordState,
     chunk,
     idempotency_key,
+    json_bytes,
     plan_batch,
 )
 from syncs.engine.transforms import decimal_text
@@ -358,6 +359,19 @@ def test_idempotency_key_changes_with_values_and_record():
 
 def test_idempotency_key_ignores_equal_number_forms():
     assert idempotency_key("1", {"seats": Decimal("12.50")}) == idempotency_key("1", {"seats": Decimal("12.5")})
+
+
+def test_idempotency_key_ignores_key_order():
+    assert idempotency_key("1", {"plan": "Team", "seats": 3}) == idempotency_key("1", {"seats": 3, "plan": "Team"})
+
+
+def test_idempotency_key_of_an_integer_beyond_64_bits():
+    # orjson refuses such integers, so the standard library encodes them.
+    assert idempotency_key("1", {"seats": 2**70}) != idempotency_key("1", {"seats": 2**70 + 1})
+
+
+def test_json_bytes_is_compact_utf8():
+    assert json_bytes({"name": "Zoë", "tags": ["a", "b"]}) == '{"name":"Zoë","tags":["a","b"]}'.encode()
 
 
 def test_plan_rejects_read_only_destination():
