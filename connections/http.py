@@ -10,6 +10,7 @@ those carry emails and tokens.
 """
 
 import email.utils
+import json
 import logging
 import random
 import time
@@ -173,6 +174,9 @@ class ProviderSession:
         refreshed = False
         attempt = 0
         extra_headers = kwargs.pop("headers", None) or {}
+        if "json" in kwargs:
+            kwargs["data"] = json_body(kwargs.pop("json"))
+            extra_headers = {"Content-Type": "application/json", **extra_headers}
         while True:
             # Built afresh on every attempt, so a retry after a refresh
             # carries the new access token.
@@ -295,6 +299,21 @@ class ProviderSession:
             outcome,
             elapsed_ms,
         )
+
+
+def json_body(payload):
+    """
+    Return a JSON request body as bytes.
+
+    orjson encodes a batch of 100 records several times faster than the
+    standard library encoder requests uses. An integer beyond 64 bits, which
+    orjson refuses, goes to the standard library. (Conversion rejects
+    numbers that aren't finite, so no NaN reaches a body.)
+    """
+    try:
+        return orjson.dumps(payload)
+    except TypeError:
+        return json.dumps(payload, allow_nan=False).encode()
 
 
 def read_body(response):

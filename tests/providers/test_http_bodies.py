@@ -100,3 +100,25 @@ def test_typed_decoding_fails_on_a_body_not_json():
 
     with pytest.raises(ProviderError, match="Tool sent an answer that is not valid JSON"):
         provider_session.json(provider_session.get(URL), msgspec.json.Decoder(Page))
+
+
+def test_json_request_body_encoded_compact_with_its_type():
+    responses.add(responses.POST, URL, json={})
+    provider_session = session()
+
+    provider_session.post(URL, json={"inputs": [{"id": "1", "properties": {"plan": "Zoë"}}]})
+
+    request = responses.calls[0].request
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.body == '{"inputs":[{"id":"1","properties":{"plan":"Zoë"}}]}'.encode()
+
+
+def test_json_request_body_keeps_the_caller_content_type():
+    responses.add(responses.POST, URL, json={})
+    provider_session = session()
+
+    provider_session.post(URL, json={"seats": 2**70}, headers={"Content-Type": "application/json; charset=utf-8"})
+
+    request = responses.calls[0].request
+    assert request.headers["Content-Type"] == "application/json; charset=utf-8"
+    assert request.body == b'{"seats": 1180591620717411303424}'
