@@ -64,7 +64,7 @@ def run_engine(spec):
 
     sync = Sync.objects.get(pk=spec["sync_id"])
     # A worker process imports the providers once, at its first run, and then
-    # runs syncs for hours; that one-off import is not part of a run's cost.
+    # runs syncs for hours. That one-off import is not part of a run's cost.
     all_providers()
     with measured() as measurement:
         run = run_once(sync)
