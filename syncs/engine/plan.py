@@ -114,6 +114,11 @@ def validate_mapping(mapping: MappingSpec):
     return errors
 
 
+# Source value types that are hashable, whose equal values convert alike
+# (the type is part of the key, as True, 1 and 1.0 are equal keys).
+CACHED_SOURCE_TYPES = frozenset({str, int, float, bool, Decimal, date})
+
+
 def plan_batch(
     sources: Sequence[Record],
     found: Mapping[str, Sequence[Record]],
@@ -137,6 +142,7 @@ def plan_batch(
     links = {source_id: state.destination_id for source_id, state in states.items() if state.destination_id}
     fields = {mapping.destination_field.name: mapping.destination_field for mapping in mappings}
     plan = Plan()
+    conversions = {}
 
     for result in match_batch(sources, found, links, linked_records):
         record, key = result.source, result.key
@@ -145,7 +151,7 @@ def plan_batch(
             continue
 
         state = states.get(record.id) or RecordState()
-        desired, errors = _desired_values(record, mappings, state)
+        desired, errors = _desired_values(record, mappings, state, conversions)
         if result.category is not None:
             values = {**desired, **{name: value for name, (value, _message) in errors.items()}}
             destination_id = result.destination.id if result.destination else None
@@ -223,19 +229,48 @@ def _check_mappings(mappings):
         raise MappingError(" ".join(errors))
 
 
-def _desired_values(record, mappings, state):
-    """Convert the mapped source values; return (converted values, {field name: (source value, message)})."""
+def _desired_values(record, mappings, state, conversions):
+    """
+    Convert the mapped source values; return (converted values, {field name: (source value, message)}).
+
+    `conversions` caches, for one batch, each mapping's result for each
+    distinct value: statuses, plans and currencies repeat across records,
+    and conversion is a pure function of the value and the mapping.
+    """
     desired, errors = {}, {}
-    for mapping in mappings:
+    for position, mapping in enumerate(mappings):
         source_field, destination_field = mapping.source_field, mapping.destination_field
         value = record.values.get(source_field.name)
         if is_echo(value, state.written_to_source, source_field):
             continue
-        try:
-            desired[destination_field.name] = convert(value, source_field, destination_field, mapping.transform)
-        except ConversionError as error:
-            errors[destination_field.name] = (value, error.message)
+        key = _conversion_key(position, value)
+        result = conversions.get(key) if key is not None else None
+        if result is None:
+            try:
+                result = (True, convert(value, source_field, destination_field, mapping.transform))
+            except ConversionError as error:
+                result = (False, error.message)
+            if key is not None:
+                conversions[key] = result
+        converted_ok, converted = result
+        if converted_ok:
+            # A money value is a dict: each record gets its own.
+            desired[destination_field.name] = dict(converted) if type(converted) is dict else converted
+        else:
+            errors[destination_field.name] = (value, converted)
     return desired, errors
+
+
+def _conversion_key(position, value):
+    """Return a cache key of a mapping's position and a source value, or None for a value not cached."""
+    value_type = type(value)
+    if value is None or value_type in CACHED_SOURCE_TYPES:
+        return (position, value_type, value)
+    if value_type is dict and len(value) == 2 and type(value.get("currency")) is str:
+        amount = value.get("amount")
+        if type(amount) in CACHED_SOURCE_TYPES:
+            return (position, dict, type(amount), amount, value["currency"])
+    return None
 
 
 def _add_conversion_failure(plan, source_id, key, destination_id, errors):

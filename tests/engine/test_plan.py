@@ -427,3 +427,28 @@ def test_create_keeps_good_fields_and_fails_bad_one():
     assert plan.creates[0].values == {"phone": "+1555"}
     assert plan.failures[0].values == {"num_seats": "twelve"}
     assert plan.failures[0].destination_id is None
+
+
+def test_repeated_values_convert_alike_in_one_batch():
+    money = FieldSpec(name="mrr", label="MRR", type=FieldType.MONEY)
+    number = FieldSpec(name="seats", label="Seats", type=FieldType.NUMBER)
+    mappings = [
+        mapping("status", "status"),
+        mapping("mrr", "mrr", FieldType.MONEY, destination=money),
+        mapping("seats", "seats", FieldType.NUMBER, destination=number),
+    ]
+    sources = [
+        customer(f"cus_{index}", f"p{index}@example.com", status="active", mrr={"amount": 2500, "currency": "usd"}, seats=seats)
+        for index, seats in enumerate([True, 1, 1.0, "1"])
+    ]
+    found = {f"p{index}@example.com": [contact(str(index), f"p{index}@example.com")] for index in range(4)}
+
+    plan = plan_batch(sources, found, mappings, CreatePolicy.UPDATE_ONLY)
+
+    assert [write.values["status"] for write in plan.writes] == ["active"] * 4
+    mrr_values = [write.values["mrr"] for write in plan.writes]
+    assert all(value == mrr_values[0] for value in mrr_values)
+    assert len({id(value) for value in mrr_values}) == 4
+    # True equals 1 as a key, but a boolean is no number: the type keeps them apart.
+    assert [failure.source_id for failure in plan.failures] == ["cus_0"]
+    assert [write.values.get("seats") for write in plan.writes] == [None, Decimal(1), Decimal(1), Decimal(1)]
