@@ -15,8 +15,9 @@ import logging
 import random
 import time
 from collections import Counter
+from collections.abc import Mapping
 from datetime import datetime, timezone
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import msgspec
 import orjson
@@ -158,6 +159,10 @@ class ProviderSession:
         self.rate_limited = 0
         self.session = EnvironmentCachingSession()
         self.session.headers["User-Agent"] = "Oneprofile/0.1 (+https://github.com/oneprofile)"
+        # Each request carries its own Authorization header. With no session
+        # auth, requests would look for ~/.netrc on every request, and an
+        # entry there for the tool's host would replace that header.
+        self.session.auth = keep_headers
 
     def request(self, method, url, *, kind="read", retry_unsafe=False, **kwargs):
         """
@@ -174,6 +179,8 @@ class ProviderSession:
         refreshed = False
         attempt = 0
         extra_headers = kwargs.pop("headers", None) or {}
+        if kwargs.get("params"):
+            kwargs["params"] = encode_query(kwargs["params"])
         if "json" in kwargs:
             kwargs["data"] = json_body(kwargs.pop("json"))
             extra_headers = {"Content-Type": "application/json", **extra_headers}
@@ -299,6 +306,29 @@ class ProviderSession:
             outcome,
             elapsed_ms,
         )
+
+
+def keep_headers(request):
+    """Authenticate a request by the headers it already has (see ProviderSession)."""
+    return request
+
+
+def encode_query(params):
+    """
+    Return query parameters (a dict or pairs; a list value repeats its key) as a query string.
+
+    requests encodes them the same way, skipping None values, but first
+    checks them against a runtime protocol, which costs about 30 µs on
+    Python 3.11: as much as parsing a small response.
+    """
+    if isinstance(params, str | bytes):
+        return params
+    pairs = []
+    for key, values in params.items() if isinstance(params, Mapping) else params:
+        if isinstance(values, str | bytes) or not hasattr(values, "__iter__"):
+            values = [values]
+        pairs.extend((key, value) for value in values if value is not None)
+    return urlencode(pairs)
 
 
 def json_body(payload):

@@ -3,6 +3,7 @@
 import io
 
 import msgspec
+import requests
 import pytest
 import responses
 
@@ -122,3 +123,35 @@ def test_json_request_body_keeps_the_caller_content_type():
     request = responses.calls[0].request
     assert request.headers["Content-Type"] == "application/json; charset=utf-8"
     assert request.body == b'{"seats": 1180591620717411303424}'
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"limit": 100, "starting_after": "cus_1"},
+        {"types[]": ["customer.updated", "invoice.paid"], "created[gte]": 1733270400},
+        {"email": "zoë+1@example.com", "empty": None},
+        [("status", "paid"), ("status", "open")],
+    ],
+)
+def test_query_string_matches_what_requests_sends(params):
+    responses.add(responses.GET, URL, json={})
+    responses.add(responses.GET, URL, json={})
+
+    session().get(URL, params=params)
+    requests.get(URL, params=params)
+
+    ours, theirs = (call.request.url for call in responses.calls)
+    assert ours == theirs
+
+
+def test_netrc_entry_never_replaces_the_authorization_header(tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine api.example.test login someone password netrc-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    responses.add(responses.GET, URL, json={})
+
+    session().get(URL, headers={"Authorization": "Bearer tool-token"})
+
+    assert responses.calls[0].request.headers["Authorization"] == "Bearer tool-token"
