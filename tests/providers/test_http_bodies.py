@@ -61,7 +61,7 @@ def test_body_read_by_a_response_hook_is_kept():
     assert body == {"data": [1, 2]}
 
 
-def test_body_cut_short_is_retried_then_a_connection_failure():
+def test_body_cut_short_fails_after_retries():
     for _attempt in range(5):
         responses.add(responses.GET, URL, body=io.BufferedReader(BrokenStream()))
     provider_session = session()
