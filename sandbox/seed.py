@@ -214,6 +214,8 @@ def seed_stripe(account, seed=0, customers=500, invoice_months=6, now=None):
         account.invoices_by_customer[invoice.customer].append(invoice.id)
         account.subscriptions.get(invoice.subscription).latest_invoice = invoice.id
     _seed_events(account, now)
+    # Seeding adds and changes objects directly, not through the account's methods.
+    account.rendered.clear()
     for person in people:
         person.update(derived_values(account, person))
     return people

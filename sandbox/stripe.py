@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from sandbox import oauth
 from sandbox.ratelimit import SlidingWindowLimiter
 from sandbox.stripe_objects import (
+    cached_render,
     render_account,
     render_customer,
     render_deleted_customer,
@@ -271,7 +272,8 @@ class StripeAPI:
         nested = {item.removeprefix("data.") for item in expand}
         return Response.json(200, list_page(
             account.customers, params, matches, "/v1/customers", "customer",
-            lambda customer: render_customer(account, customer, api_version, nested),
+            lambda customer: render_customer(account, customer, api_version, nested)
+            if nested else cached_render(account, customer, api_version, render_customer),
         ))
 
     def get_customer(self, account, params, api_version, context, id):
@@ -357,7 +359,8 @@ class StripeAPI:
         candidates = account.subscriptions_by_customer.get(customer_id, []) if customer_id else None
         return Response.json(200, list_page(
             account.subscriptions, params, matches, "/v1/subscriptions", "subscription",
-            lambda subscription: self._expand(account, render_subscription(account, subscription, api_version), expand, api_version),
+            lambda subscription: self._expand(account, render_subscription(account, subscription, api_version), expand, api_version)
+            if expand else cached_render(account, subscription, api_version, render_subscription),
             candidates,
         ))
 
@@ -391,7 +394,8 @@ class StripeAPI:
         candidates = account.invoices_by_customer.get(customer_id, []) if customer_id else None
         return Response.json(200, list_page(
             account.invoices, params, matches, "/v1/invoices", "invoice",
-            lambda invoice: self._expand(account, render_invoice(account, invoice, api_version), expand, api_version),
+            lambda invoice: self._expand(account, render_invoice(account, invoice, api_version), expand, api_version)
+            if expand else cached_render(account, invoice, api_version, render_invoice),
             candidates,
         ))
 

@@ -12,6 +12,7 @@ as Stripe's `GET /v1/events` goes back 30 days only.
 import calendar
 import dataclasses
 import datetime
+import functools
 import itertools
 import re
 import string
@@ -244,9 +245,27 @@ def missing(kind, object_id, param="id"):
     return StripeError(404, f"No such {kind}: '{object_id}'", code="resource_missing", param=param)
 
 
+def changes_objects(method):
+    """Mark a StripeAccount method that creates or changes objects: it empties the account's render cache first."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        self.rendered.clear()
+        return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 @dataclass
 class StripeAccount:
-    """One Stripe account: its objects, events and idempotency keys, behind one lock."""
+    """
+    One Stripe account: its objects, events and idempotency keys, behind one lock.
+
+    `rendered` caches the JSON of objects as list pages show them (see
+    stripe_objects.cached_render). An object's JSON also depends on others
+    (a subscription shows its price, a customer its invoice count), so every
+    method that creates or changes an object empties the whole cache.
+    """
 
     account_id: str
     name: str
@@ -268,6 +287,7 @@ class StripeAccount:
         self.subscriptions_by_customer = defaultdict(list)
         self.invoices_by_customer = defaultdict(list)
         self.idempotency = {}
+        self.rendered = {}
         self.created = self.created or int(self.clock.now()) - 3 * 365 * 86400
 
     def now(self):
@@ -275,6 +295,7 @@ class StripeAccount:
 
     # Products and prices
 
+    @changes_objects
     def create_product(self, name, description=None, created=None, metadata=None):
         with self.lock:
             product = {
@@ -291,6 +312,7 @@ class StripeAccount:
             self.record_event("product.created", "product", dict(product), created=product["created"])
             return product
 
+    @changes_objects
     def create_price(self, product_id, unit_amount, interval, currency="usd", nickname=None, created=None, lookup_key=None):
         with self.lock:
             product = self.products.get(product_id)
@@ -316,6 +338,7 @@ class StripeAccount:
 
     # Customers
 
+    @changes_objects
     def create_customer(self, email=None, name=None, metadata=None, created=None, request=None, emit=True, **fields):
         """Create a customer and record `customer.created`; `emit=False` only for seeding old data."""
         with self.lock:
@@ -342,6 +365,7 @@ class StripeAccount:
             raise missing("customer", customer_id, param)
         return customer
 
+    @changes_objects
     def update_customer(self, customer_id, changes, request=None):
         """
         Apply field changes (and `metadata` merges) and record `customer.updated`.
@@ -377,6 +401,7 @@ class StripeAccount:
                 )
             return customer
 
+    @changes_objects
     def delete_customer(self, customer_id, request=None):
         """Delete a customer, cancelling its subscriptions first, as Stripe does."""
         with self.lock:
@@ -391,6 +416,7 @@ class StripeAccount:
 
     # Subscriptions and invoices
 
+    @changes_objects
     def create_subscription(self, customer_id, price_id, status="active", quantity=1, created=None,
                             trial_days=None, emit=True, request=None):
         """Create a subscription in any status and record `customer.subscription.created`."""
@@ -435,6 +461,7 @@ class StripeAccount:
             raise missing("subscription", subscription_id)
         return subscription
 
+    @changes_objects
     def update_subscription(self, subscription_id, status=None, price_id=None, quantity=None,
                             cancel_at_period_end=None, request=None):
         """Change a subscription's status, price or quantity and record `customer.subscription.updated`."""
@@ -468,9 +495,11 @@ class StripeAccount:
             self.record_event(event_type, "subscription", snapshot(subscription), previous_attributes=previous, request=request)
             return subscription
 
+    @changes_objects
     def cancel_subscription(self, subscription_id, request=None):
         return self.update_subscription(subscription_id, status="canceled", request=request)
 
+    @changes_objects
     def create_invoice(self, subscription_id, status="paid", created=None, emit=True, billing_reason="subscription_cycle"):
         """Bill one period of a subscription; a paid invoice records `invoice.paid`."""
         with self.lock:

@@ -3,6 +3,7 @@ import requests
 
 from sandbox.server import SandboxServer
 from sandbox.state import SandboxState
+from sandbox.stripe_objects import prerender
 from tests.sandbox import stripe_session
 
 pytestmark = pytest.mark.live_http
@@ -202,6 +203,51 @@ def test_subscription_change_emits_event_and_status_filter(stripe, account):
     assert all(s["status"] == "past_due" for s in past_due["data"])
     assert [s["id"] for s in default["data"]] == [subscription.id]
     assert event["data"][0]["data"]["previous_attributes"] == {"status": "active"}
+
+
+def test_listed_subscription_shows_a_later_change(stripe, account):
+    subscription = next(s for s in account.subscriptions.values() if s.status == "active")
+    params = {"customer": subscription.customer, "status": "all"}
+
+    def listed():
+        page = stripe.get(f"{stripe.base}/v1/subscriptions", params=params).json()
+        return next(s for s in page["data"] if s["id"] == subscription.id)
+
+    before = listed()
+    account.update_subscription(subscription.id, quantity=subscription.quantity + 1)
+    after = listed()
+
+    assert after["items"]["data"][0]["quantity"] == before["items"]["data"][0]["quantity"] + 1
+    assert after == listed()
+
+
+def test_listed_customer_shows_a_change_through_the_api(stripe, account):
+    customer = next(c for c in account.customers.values() if c.email)
+
+    def listed():
+        page = stripe.get(f"{stripe.base}/v1/customers", params={"email": customer.email}).json()
+        return next(c for c in page["data"] if c["id"] == customer.id)
+
+    listed()
+    stripe.post(f"{stripe.base}/v1/customers/{customer.id}", data={"name": "Renamed Customer"})
+
+    assert listed()["name"] == "Renamed Customer"
+
+
+def test_prerendered_list_pages_equal_fresh_ones(stripe, account):
+    def pages():
+        return [
+            stripe.get(f"{stripe.base}/v1/{path}", params={"limit": 100, **extra}).json()
+            for path, extra in (("customers", {}), ("subscriptions", {"status": "all"}), ("invoices", {}))
+        ]
+
+    account.rendered.clear()
+    fresh = pages()
+    account.rendered.clear()
+    prerender(account)
+
+    assert pages() == fresh
+    assert len(account.rendered) == len(account.customers) + len(account.subscriptions) + len(account.invoices)
 
 
 def test_subscription_list_excludes_canceled_unless_all(stripe, account):
