@@ -324,3 +324,30 @@ def test_lookup_by_email_indexes_additional_emails_once_cheaper(provider):
     assert [search["limit"] for search in searches] == [1, 200]
     assert [record.id for record in found["person60@example.com"]] == ["77"]
     assert searches[-1]["filterGroups"] == [{"filters": [{"propertyName": "hs_additional_emails", "operator": "HAS_PROPERTY"}]}]
+
+
+def test_lookup_by_email_searches_unknown_emails_of_the_whole_call_together(provider):
+    unknown = {f"person{number}@example.com" for number in range(5, 300, 20)}
+
+    def batch_read(request):
+        inputs = [item["id"] for item in json.loads(request.body)["inputs"]]
+        results = [
+            {"id": str(1000 + index), "properties": {"email": email}}
+            for index, email in enumerate(inputs)
+            if email not in unknown
+        ]
+        return 200, {}, json.dumps({"status": "COMPLETE", "results": results})
+
+    responses.add_callback(responses.POST, f"{CONTACTS}/batch/read", callback=batch_read)
+    responses.add(responses.POST, SEARCH, json={"total": 0, "results": []})
+    emails = [f"person{number}@example.com" for number in range(300)]
+
+    found = provider.lookup_by_email("contact", emails, [])
+
+    # Fifteen unknown emails, five in each batch read, are three searches of
+    # five together, so a probe for the additional-email index comes first
+    # and finds none. Batch by batch, they would have cost two searches more.
+    searches = [sent_json(call) for call in calls_to("/crm/v3/objects/contacts/search")]
+    assert [search["limit"] for search in searches] == [1]
+    assert len(calls_to("/crm/v3/objects/contacts/batch/read")) == 3
+    assert len(found) == 285

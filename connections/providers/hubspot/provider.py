@@ -17,7 +17,7 @@ from connections.providers.errors import ProviderError, ReauthorizationRequired
 from connections.providers.types import FailureCategory
 
 from .errors import classify, classify_token_error, throttle_seconds
-from .reading import ReadingMixin, next_after
+from .reading import BATCH_READ_INPUTS, ReadingMixin, next_after
 from .wire import field_spec_from_property
 from .writing import WritingMixin
 
@@ -97,7 +97,10 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
         + ", then paste its access token, which starts with pat-."
     )
     objects = {name: config.label for name, config in OBJECTS.items()}
-    lookup_batch_size = 100
+    # The runner passes up to this many emails to one lookup_by_email() call,
+    # which reads them BATCH_READ_INPUTS at a time and then looks up the ones
+    # HubSpot doesn't know all together (see _lookup_secondary_emails).
+    lookup_batch_size = 500
     write_batch_size = 100
 
     def __init__(self, connection, session=None):
@@ -245,11 +248,10 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
         properties = self.properties_to_request(config, field_names)
         wanted = list(dict.fromkeys(normalized for normalized in map(normalize_email, emails) if normalized))
         found = defaultdict(dict)
-        for start in range(0, len(wanted), self.lookup_batch_size):
-            batch = wanted[start : start + self.lookup_batch_size]
-            self._lookup_primary(config, batch, properties, field_names, found)
-            missing = [email for email in batch if not found[email]]
-            self._lookup_secondary_emails(config, missing, properties, field_names, found)
+        for start in range(0, len(wanted), BATCH_READ_INPUTS):
+            self._lookup_primary(config, wanted[start : start + BATCH_READ_INPUTS], properties, field_names, found)
+        missing = [email for email in wanted if not found[email]]
+        self._lookup_secondary_emails(config, missing, properties, field_names, found)
         return {email: list(records.values()) for email, records in found.items() if records}
 
     def _lookup_primary(self, config, batch, properties, field_names, found):

@@ -26,6 +26,8 @@ from connections.providers.types import FailureCategory, Page, Record
 from .wire import iso_from_ms, milliseconds, parse_timestamp_ms
 
 LIST_PAGE_SIZE = 100
+# A batch read takes at most 100 inputs.
+BATCH_READ_INPUTS = 100
 SEARCH_PAGE_SIZE = 200
 # A search query returns at most 10,000 results in all; asking for a page
 # past that fails, so a new query window starts before it.
@@ -155,12 +157,12 @@ class ReadingMixin:
         properties = self.properties_to_request(config, field_names)
         records = {}
         ids = list(dict.fromkeys(record_ids))
-        for start in range(0, len(ids), self.lookup_batch_size):
+        for start in range(0, len(ids), BATCH_READ_INPUTS):
             response = self.request(
                 "POST",
                 f"/crm/v3/objects/{config.path}/batch/read",
                 retry_unsafe=True,
-                json={"inputs": [{"id": record_id} for record_id in ids[start : start + self.lookup_batch_size]], "properties": properties},
+                json={"inputs": [{"id": record_id} for record_id in ids[start : start + BATCH_READ_INPUTS]], "properties": properties},
             )
             for result in self.http.json(response).get("results") or []:
                 record = self.to_record(config, result, field_names)
