@@ -94,24 +94,41 @@ class Billing:
 
     def add_subscription(self, subscription, prices):
         """Add a subscription (a pages.Subscription) to its customer's."""
-        owner = sys.intern(customer_id_of(subscription.customer) or "")
-        self.subscriptions[owner] = (*self.subscriptions.get(owner, ()), pack_subscription(subscription, prices))
+        customer = subscription.customer
+        owner = (customer if type(customer) is str else customer_id_of(customer)) or ""
+        packed = pack_subscription(subscription, prices)
+        existing = self.subscriptions.get(owner)
+        if existing is None:
+            self.subscriptions[sys.intern(owner)] = (packed,)
+        else:
+            self.subscriptions[owner] = (*existing, packed)
 
     def add_paid_invoice(self, invoice):
         """Add a paid invoice (a pages.Invoice) to its customer's total in its currency, keeping the latest creation time."""
         if invoice.status != "paid":
             return
-        owner = sys.intern(customer_id_of(invoice.customer) or "")
-        totals = self.paid.get(owner, ())
-        currency = sys.intern(invoice.currency) if invoice.currency else invoice.currency
+        customer = invoice.customer
+        owner = (customer if type(customer) is str else customer_id_of(customer)) or ""
+        currency = invoice.currency
         amount, created = invoice.amount_paid or 0, invoice.created or 0
+        totals = self.paid.get(owner)
+        if totals is None:
+            # The customer's first paid invoice: its id and currency are kept once for the read.
+            self.paid[sys.intern(owner)] = (sys.intern(currency) if currency else currency, amount, created)
+            return
         for start in range(0, len(totals), 3):
             if totals[start] == currency:
-                amount += totals[start + 1]
-                created = max(created, totals[start + 2])
-                totals = totals[:start] + totals[start + 3 :]
+                totals = (
+                    *totals[:start],
+                    totals[start],
+                    totals[start + 1] + amount,
+                    max(totals[start + 2], created),
+                    *totals[start + 3 :],
+                )
                 break
-        self.paid[owner] = (*totals, currency, amount, created)
+        else:
+            totals = (*totals, sys.intern(currency) if currency else currency, amount, created)
+        self.paid[owner] = totals
 
     def subscriptions_of(self, customer_id):
         return [unpack_subscription(packed) for packed in self.subscriptions.get(customer_id, ())]
@@ -661,11 +678,15 @@ def pack_subscription(subscription, prices):
     subscription of the account, and one flat tuple takes much less memory
     than dicts, or nested tuples, of the same attributes.
     """
-    packed = []
-    for name in SUBSCRIPTION_KEYS:
-        value = getattr(subscription, name)
-        # Statuses and currencies repeat across subscriptions, so one copy of each is kept.
-        packed.append(sys.intern(value) if type(value) is str else value)
+    status, currency = subscription.status, subscription.currency
+    # Statuses and currencies repeat across subscriptions, so one copy of each is kept.
+    packed = [
+        sys.intern(status) if status else status,
+        subscription.created,
+        sys.intern(currency) if currency else currency,
+        subscription.cancel_at_period_end,
+        subscription.current_period_end,
+    ]
     for item in subscription.items.data if subscription.items is not None else ():
         packed.extend((item.quantity, item.current_period_end, slim_price(item.price or item.plan, prices)))
     return tuple(packed)
