@@ -17,6 +17,7 @@ the sandbox enforcing HubSpot's and Stripe's published rate limits.
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -54,6 +55,7 @@ class BenchConfig:
     seed: int = 0
     step_timeout: float = 1800.0
     workdir: Path = None
+    # The migrated SQLite database that each size's steps start from a copy of.
     database_url: str = ""
     profile: bool = False
 
@@ -137,6 +139,7 @@ class Benchmark:
         self.progress = progress or (lambda message: None)
         self.results = []
         self.step_number = 0
+        self.database_url = config.database_url
 
     def run(self):
         for size in self.config.sizes:
@@ -179,7 +182,7 @@ class Benchmark:
         log_path = workdir / f"{stem}.log"
         environment = {
             **os.environ,
-            "DATABASE_URL": self.config.database_url,
+            "DATABASE_URL": self.database_url,
             "DJANGO_SETTINGS_MODULE": "oneprofile.settings",
         }
         with open(log_path, "w", encoding="utf-8") as log:
@@ -245,7 +248,22 @@ class Benchmark:
         if result.records < size:
             scale_result(result, size / result.records)
 
+    def fresh_database(self, label):
+        """
+        Start the next steps on a copy of the migrated database.
+
+        Each size starts from a fresh database, as from a fresh sandbox, so
+        that no size inherits another's rows, free pages or write-ahead log.
+        On SQLite, a 100,000-customer run measured 25% more CPU time after a
+        smaller size's workspace had been deleted from the same file.
+        """
+        template = Path(self.config.database_url.removeprefix("sqlite:///"))
+        copy = template.with_name(f"{template.stem}-{label}{template.suffix}")
+        shutil.copyfile(template, copy)
+        self.database_url = f"sqlite:///{copy}"
+
     def run_engine(self, size):
+        self.fresh_database(str(size))
         with self.start_sandbox(size) as sandbox:
             sync_id = self.run_worker({"action": "setup", "sandbox_url": sandbox.url}, f"setup-{size}")["sync_id"]
             spec = {"action": "engine", "sync_id": sync_id}
@@ -258,6 +276,7 @@ class Benchmark:
             self.engine_step(sandbox, "one_percent", size, spec, changed=len(changed))
 
     def run_limited(self, size):
+        self.fresh_database(f"limited-{size}")
         with self.start_sandbox(size, rate_limits=True) as sandbox:
             sync_id = self.run_worker({"action": "setup", "sandbox_url": sandbox.url}, f"setup-limited-{size}")["sync_id"]
             self.engine_step(sandbox, "limited", size, {"action": "engine", "sync_id": sync_id})
