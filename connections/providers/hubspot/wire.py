@@ -12,6 +12,7 @@ and the examples of the contacts batch update reference).
 from datetime import UTC, date, datetime, time
 from decimal import Decimal, InvalidOperation
 
+from connections.providers.timestamps import iso_milliseconds
 from connections.providers.types import FieldSpec, FieldType
 
 # HubSpot's limit for text values set through the CRM, per
@@ -246,5 +247,7 @@ def parse_timestamp_ms(value):
 
 def iso_from_ms(value):
     """Format epoch milliseconds as ISO 8601 in UTC with a "Z" suffix."""
+    if type(value) is int:
+        return iso_milliseconds(value)
     instant = datetime.fromtimestamp(value / 1000, tz=UTC)
     return instant.isoformat(timespec="milliseconds").replace("+00:00", "Z")

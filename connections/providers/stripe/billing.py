@@ -27,8 +27,9 @@ Rules:
   subscription, so the earliest item date is used then.
 """
 
-from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+from connections.providers import timestamps
 
 SUBSCRIPTION_STATUSES = {
     "active": "Active",
@@ -65,14 +66,14 @@ def iso_date(timestamp):
     """Return the UTC calendar date of Unix seconds as "YYYY-MM-DD", or None."""
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(int(timestamp), tz=UTC).date().isoformat()
+    return timestamps.iso_date(timestamp)
 
 
 def iso_datetime(timestamp):
     """Return Unix seconds as an ISO 8601 UTC datetime ending in "Z", or None."""
     if timestamp is None:
         return None
-    return datetime.fromtimestamp(int(timestamp), tz=UTC).isoformat().replace("+00:00", "Z")
+    return timestamps.iso_seconds(timestamp)
 
 
 def main_subscription(subscriptions):
