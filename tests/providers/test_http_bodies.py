@@ -155,3 +155,14 @@ def test_netrc_entry_never_replaces_the_authorization_header(tmp_path, monkeypat
     session().get(URL, headers={"Authorization": "Bearer tool-token"})
 
     assert responses.calls[0].request.headers["Authorization"] == "Bearer tool-token"
+
+
+def test_redirect_is_an_error_and_not_followed():
+    responses.add(responses.GET, URL, status=301, headers={"Location": "https://elsewhere.example.test/items"})
+
+    with pytest.raises(ProviderError) as raised:
+        session().get(URL, headers={"Authorization": "Bearer tool-token"})
+
+    assert raised.value.category == FailureCategory.TOOL_ERROR
+    assert raised.value.message == "The tool answered HTTP 301"
+    assert [call.request.url for call in responses.calls] == [URL]
