@@ -254,8 +254,6 @@ class Benchmark:
 
         Each size starts from a fresh database, as from a fresh sandbox, so
         that no size inherits another's rows, free pages or write-ahead log.
-        On SQLite, a 100,000-customer run measured 25% more CPU time after a
-        smaller size's workspace had been deleted from the same file.
         """
         template = Path(self.config.database_url.removeprefix("sqlite:///"))
         copy = template.with_name(f"{template.stem}-{label}{template.suffix}")
