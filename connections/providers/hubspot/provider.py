@@ -97,10 +97,11 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
         + ", then paste its access token, which starts with pat-."
     )
     objects = {name: config.label for name, config in OBJECTS.items()}
-    # The runner passes up to this many emails to one lookup_by_email() call,
-    # which reads them BATCH_READ_INPUTS at a time and then looks up the ones
-    # HubSpot doesn't know all together (see _lookup_secondary_emails).
-    lookup_batch_size = 500
+    # The runner passes up to this many emails (a whole batch) to one
+    # lookup_by_email() call, which reads them BATCH_READ_INPUTS at a time and
+    # then looks up the ones HubSpot doesn't know all together (see
+    # _lookup_secondary_emails).
+    lookup_batch_size = 1000
     write_batch_size = 100
 
     def __init__(self, connection, session=None):
