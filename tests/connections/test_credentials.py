@@ -27,7 +27,7 @@ def test_credentials_decrypted_once_while_unchanged(workspace, decryptions):
     assert decryptions.call_count == 1
 
 
-def test_a_change_to_returned_credentials_is_not_kept(workspace):
+def test_credentials_returned_as_copies(workspace):
     connection = create_connection(workspace, credentials={"api_key": "key-0001"})
 
     connection.get_credentials()["api_key"] = "changed by a caller"

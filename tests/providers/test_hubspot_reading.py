@@ -326,7 +326,7 @@ def test_lookup_by_email_indexes_additional_emails_once_cheaper(provider):
     assert searches[-1]["filterGroups"] == [{"filters": [{"propertyName": "hs_additional_emails", "operator": "HAS_PROPERTY"}]}]
 
 
-def test_lookup_by_email_searches_unknown_emails_of_the_whole_call_together(provider):
+def test_lookup_by_email_searches_unknown_emails_together(provider):
     unknown = {f"person{number}@example.com" for number in range(5, 300, 20)}
 
     def batch_read(request):
