@@ -10,7 +10,6 @@ those carry emails and tokens.
 """
 
 import email.utils
-import json
 import logging
 import random
 import time
@@ -25,6 +24,7 @@ import requests
 import urllib3
 from requests.hooks import dispatch_hook
 
+from connections.providers.encoding import json_bytes
 from connections.providers.errors import ProviderError
 from connections.providers.types import FailureCategory
 
@@ -179,7 +179,7 @@ class ProviderSession:
         if kwargs.get("params"):
             kwargs["params"] = encode_query(kwargs["params"])
         if "json" in kwargs:
-            kwargs["data"] = json_body(kwargs.pop("json"))
+            kwargs["data"] = json_bytes(kwargs.pop("json"))
             extra_headers = {"Content-Type": "application/json", **extra_headers}
         while True:
             # Built afresh on every attempt, so a retry after a refresh
@@ -225,8 +225,8 @@ class ProviderSession:
                     self.sleep(delay)
                     attempt += 1
                     continue
-            # Redirects are not followed: no tool's API sends one to a call
-            # that is right, and following one could send credentials elsewhere.
+            # Redirects are not followed: the tools' APIs don't redirect valid
+            # calls, and following one could send credentials to another host.
             if response.status_code >= 300:
                 error = self.classify(response)
                 if error.retry_after is None:
@@ -288,7 +288,7 @@ class ProviderSession:
 
     def json(self, response, decoder=None):
         """
-        Return the JSON body of a response; a body that is not JSON is a tool error.
+        Return the JSON body of a response, raising a tool error when it is not JSON.
 
         `decoder` is a msgspec JSON decoder of a typed shape. It serves list
         pages of which only a few attributes are read. A body of another
@@ -300,8 +300,8 @@ class ProviderSession:
             except msgspec.ValidationError as exc:
                 raise ProviderError(
                     FailureCategory.TOOL_ERROR,
-                    f"{self.label} sent an answer in an unexpected shape: {exc}. The next run "
-                    "reads it again; if this persists, report it with this message.",
+                    f"{self.label} sent a response in an unexpected shape: {exc}. The next run "
+                    "reads it again. If this persists, report it with this message.",
                     status=response.status_code,
                     response=response.text,
                 ) from None
@@ -337,7 +337,7 @@ class ProviderSession:
 
 def encode_query(params):
     """
-    Return query parameters (a dict or pairs; a list value repeats its key) as a query string.
+    Return query parameters, a dict or a list of pairs, as a query string in which a list value repeats its key.
 
     requests encodes them the same way, skipping None values, but first
     checks them against a runtime protocol, which costs about 30 µs on
@@ -351,21 +351,6 @@ def encode_query(params):
             values = [values]
         pairs.extend((key, value) for value in values if value is not None)
     return urlencode(pairs)
-
-
-def json_body(payload):
-    """
-    Return a JSON request body as bytes.
-
-    orjson encodes a batch of 100 records several times faster than the
-    standard library encoder requests uses. An integer beyond 64 bits, which
-    orjson refuses, goes to the standard library. (Conversion rejects
-    numbers that aren't finite, so no NaN reaches a body.)
-    """
-    try:
-        return orjson.dumps(payload)
-    except TypeError:
-        return json.dumps(payload, allow_nan=False).encode()
 
 
 def read_body(response):

@@ -9,13 +9,14 @@ milliseconds, dates as YYYY-MM-DD.
 
 import datetime
 import fnmatch
-import functools
 import json
 import math
 import re
 import threading
 from collections import OrderedDict, defaultdict
 from dataclasses import dataclass, field
+
+from connections.providers.timestamps import iso_date, iso_milliseconds
 
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 DAY_MS = 86400 * 1000
@@ -197,30 +198,13 @@ class PropertyError(Exception):
         self.name = name
 
 
-UNIX_EPOCH = datetime.date(1970, 1, 1)
-
-
 def iso_from_ms(ms):
-    """
-    Return epoch milliseconds as HubSpot's ISO 8601 UTC text with milliseconds.
-
-    Every record the sandbox returns carries four of these, so the date part
-    comes from a cache by day and the time is plain arithmetic.
-    """
-    seconds, millis = divmod(int(ms), 1000)
-    days, seconds = divmod(seconds, 86400)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    return f"{_day_text(days)}T{hours:02d}:{minutes:02d}:{seconds:02d}.{millis:03d}Z"
+    """Return epoch milliseconds as HubSpot's ISO 8601 UTC text with milliseconds."""
+    return iso_milliseconds(ms)
 
 
 def date_from_ms(ms):
-    return _day_text(int(ms) // 1000 // 86400)
-
-
-@functools.lru_cache(maxsize=8192)
-def _day_text(days):
-    return (UNIX_EPOCH + datetime.timedelta(days=days)).isoformat()
+    return iso_date(int(ms) // 1000)
 
 
 def parse_timestamp_ms(text):

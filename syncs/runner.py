@@ -106,7 +106,7 @@ def execute_run(run_id):
 @contextmanager
 def collector_tuned_for_run():
     """
-    For the length of a run, keep the worker's own objects out of the garbage collector's sight and collect less often.
+    Keep the worker's own objects out of the garbage collector's sight, and collect less often, for the length of a run.
 
     A run decodes pages into hundreds of thousands of short-lived dicts and
     lists, few of them in reference cycles, and CPython starts a collection

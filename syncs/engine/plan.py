@@ -24,7 +24,6 @@ Rules:
 """
 
 import hashlib
-import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -32,8 +31,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-import orjson
-
+from connections.providers.encoding import json_bytes
 from connections.providers.types import FailureCategory, FieldSpec, FieldType, Record, RecordWrite
 
 from .conversion import ConversionError, convert
@@ -201,20 +199,6 @@ def idempotency_key(target: str, values: Mapping[str, Any]):
     """Return a SHA-256 hex digest of a write's target (a record id, or "new:" and the email) and its values."""
     payload = {"record": target, "values": {name: json_ready(value) for name, value in values.items()}}
     return hashlib.sha256(json_bytes(payload, sort_keys=True)).hexdigest()
-
-
-def json_bytes(value, sort_keys=False):
-    """
-    Return compact UTF-8 JSON of a json_ready() value.
-
-    orjson encodes about ten times faster than the standard library, which
-    matters for a value per written record. It refuses integers beyond
-    64 bits, which the standard library then encodes.
-    """
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS if sort_keys else 0)
-    except TypeError:
-        return json.dumps(value, sort_keys=sort_keys, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _check_mappings(mappings):

@@ -91,7 +91,7 @@ def test_typed_decoding_names_the_unexpected_attribute():
         provider_session.json(provider_session.get(URL), msgspec.json.Decoder(Page))
 
     assert raised.value.category == FailureCategory.TOOL_ERROR
-    assert "Tool sent an answer in an unexpected shape" in raised.value.message
+    assert "Tool sent a response in an unexpected shape" in raised.value.message
     assert "$.data[1]" in raised.value.message
 
 
@@ -122,7 +122,7 @@ def test_json_request_body_keeps_the_caller_content_type():
 
     request = responses.calls[0].request
     assert request.headers["Content-Type"] == "application/json; charset=utf-8"
-    assert request.body == b'{"seats": 1180591620717411303424}'
+    assert request.body == b'{"seats":1180591620717411303424}'
 
 
 @pytest.mark.parametrize(

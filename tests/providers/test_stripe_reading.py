@@ -195,7 +195,7 @@ def test_billing_page_of_unexpected_shape_stops_the_read(provider):
 
     assert raised.value.category == FailureCategory.TOOL_ERROR
     assert raised.value.message.startswith(
-        "Stripe sent an answer in an unexpected shape: Expected `int | null`, got `str` - at `$.data[1].amount_paid`."
+        "Stripe sent a response in an unexpected shape: Expected `int | null`, got `str` - at `$.data[1].amount_paid`."
     )
 
 

@@ -108,7 +108,7 @@ class HubSpotProvider(ReadingMixin, WritingMixin, Provider):
         super().__init__(connection, session)
         self._field_specs = {}
         self._daily_limit_error = None
-        # When the last SEARCHES_PER_WINDOW searches were sent, oldest first.
+        # Send times (time.monotonic) of the last SEARCHES_PER_WINDOW searches, oldest first.
         self._search_times = deque(maxlen=SEARCHES_PER_WINDOW)
         # Secondary-email lookups of this provider instance (one run): the
         # searches sent so far, and the index of every record holding an

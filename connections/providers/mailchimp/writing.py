@@ -29,6 +29,7 @@ import logging
 import re
 from dataclasses import dataclass, field
 
+from connections.providers.encoding import json_bytes
 from connections.providers.errors import ProviderError
 from connections.providers.types import FailureCategory, WriteOutcome
 
@@ -64,11 +65,6 @@ class MemberChange:
     patch: bool = False
     # Address merge fields (by tag) whose parts not being written must be read first.
     incomplete_addresses: dict = field(default_factory=dict)
-
-
-def json_body(payload):
-    """Return a JSON request body as UTF-8 bytes, with non-ASCII text as itself rather than \\u escapes."""
-    return json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
@@ -296,7 +292,7 @@ class WritingMixin:
                 self._url(path),
                 kind="write",
                 retry_unsafe=True,
-                data=json_body(body),
+                data=json_bytes(body),
                 headers=JSON_HEADERS,
                 timeout=WRITE_TIMEOUT,
             )
@@ -351,7 +347,7 @@ class WritingMixin:
                 self._url(f"/3.0/lists/{list_id}"),
                 kind="write",
                 retry_unsafe=True,
-                data=json_body(payload),
+                data=json_bytes(payload),
                 headers=JSON_HEADERS,
                 timeout=WRITE_TIMEOUT,
             )

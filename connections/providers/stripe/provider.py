@@ -93,7 +93,7 @@ class Billing:
     product_names: dict = field(default_factory=dict)
 
     def add_subscription(self, subscription, prices):
-        """Add a subscription (a pages.Subscription) to its customer's."""
+        """Add a subscription (a pages.Subscription) to its customer's subscriptions."""
         customer = subscription.customer
         owner = (customer if type(customer) is str else customer_id_of(customer)) or ""
         packed = pack_subscription(subscription, prices)
